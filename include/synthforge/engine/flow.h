@@ -1,0 +1,80 @@
+#pragma once
+// A flow: a YAML file holding `version: 1`, named `params:` with defaults,
+// optional `input:` requirements, optional `plugins:`, and the `blocks:` that
+// records stream through. Loading validates the whole file against
+// schema/flow.schema.json and each block's own config schema, and reports
+// every problem with file:line:column and the block's name.
+
+#include "synthforge/data/record.h"
+#include "synthforge/data/seed_schema.h"
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace synthforge {
+
+inline constexpr int kFlowVersion = 1;
+
+// A place in a flow file.
+struct FlowMark {
+    int line = 0;    // 1-based
+    int column = 0;  // 1-based
+};
+
+// One validation problem. str() gives "flow.yaml:12:7: block 'keep': config.op: ..."
+struct Diagnostic {
+    std::string file;
+    FlowMark mark;
+    std::string block;    // the block's name, when the problem is inside one
+    std::string message;
+    std::string str() const;
+};
+
+struct ParamSpec {
+    std::string name;
+    Json default_value;       // null when the param is required
+    std::string description;
+    bool required = false;
+};
+
+struct BlockSpec {
+    std::string name;
+    std::string type;
+    Json config;      // params substituted, schema defaults filled in
+    FlowMark mark;    // where the block starts
+};
+
+struct InputSpec {
+    SeedSchema schema = SeedSchema::any;
+    std::vector<std::string> required_columns;
+};
+
+struct Flow {
+    std::filesystem::path path;
+    std::string name;             // `name:` or the file's stem
+    std::string description;
+    std::vector<ParamSpec> params;
+    Json param_values = Json::object();  // effective values after --set, in declaration order
+    InputSpec input;
+    std::vector<std::string> plugins;     // resolved paths
+    std::vector<BlockSpec> blocks;
+
+    // Identity of what the flow does: blocks, configs, params and input rules,
+    // independent of formatting and comments. A resume compares it.
+    std::string fingerprint() const;
+};
+
+struct FlowOptions {
+    std::map<std::string, std::string> overrides;  // --set NAME=VALUE (VALUE read as a YAML scalar)
+    bool load_plugins = true;                      // load `plugins:` so their block types validate
+};
+
+// Loads and validates; throws ConfigError whose message lists every Diagnostic.
+Flow load_flow(const std::filesystem::path& path, const FlowOptions& options = {});
+
+// Validates without throwing on flow problems; an unreadable file still throws UserError.
+std::vector<Diagnostic> validate_flow(const std::filesystem::path& path, const FlowOptions& options = {});
+
+}  // namespace synthforge

@@ -1,0 +1,309 @@
+#include "schema_check.h"
+#include "synthforge/engine/flow.h"
+#include "synthforge/engine/plugin.h"
+#include "synthforge/engine/registry.h"
+#include "synthforge/errors.h"
+#include "yaml_json.h"
+
+#include <fmt/format.h>
+#include <xxhash.h>
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace synthforge {
+namespace detail {
+const char* flow_schema_json();
+}
+
+using detail::display_path;
+using detail::mark_for;
+
+std::string Diagnostic::str() const {
+    std::string out = file;
+    if (mark.line) out += fmt::format(":{}:{}", mark.line, mark.column);
+    out += ": ";
+    if (!block.empty()) out += "block '" + block + "': ";
+    return out + message;
+}
+
+namespace {
+
+const detail::SchemaChecker& flow_schema_checker() {
+    static const detail::SchemaChecker checker(Json::parse(detail::flow_schema_json()));
+    return checker;
+}
+
+bool is_long_param_form(const Json& v) {
+    if (!v.is_object() || v.empty()) return false;
+    for (const auto& [k, _] : v.items())
+        if (k != "default" && k != "description" && k != "required") return false;
+    return true;
+}
+
+std::string param_as_text(const Json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+
+class FlowValidator {
+  public:
+    FlowValidator(std::filesystem::path path, const FlowOptions& options) : path_(std::move(path)), options_(options) {
+        file_ = path_.string();
+    }
+
+    std::vector<Diagnostic> run(Flow& flow) {
+        if (!parse()) return diags_;
+        auto schema_problems = flow_schema_checker().check(doc_);
+        for (const auto& p : schema_problems) add_schema_problem(p, "", "");
+        // Structure problems make the rest unreliable; report them alone.
+        if (!diags_.empty()) return diags_;
+
+        flow.path = path_;
+        flow.name = doc_.value("name", path_.stem().string());
+        flow.description = doc_.value("description", "");
+        read_params(flow);
+        read_input(flow);
+        read_plugins(flow);
+        read_blocks(flow);
+        return diags_;
+    }
+
+  private:
+    bool parse() {
+        std::ifstream in(path_, std::ios::binary);
+        if (!in) throw UserError("cannot open flow " + file_ + ": " + std::strerror(errno));
+        std::stringstream ss;
+        ss << in.rdbuf();
+        YAML::Node root;
+        try {
+            root = YAML::Load(ss.str());
+        } catch (const YAML::Exception& e) {
+            diags_.push_back({file_, {e.mark.line + 1, e.mark.column + 1}, "", "YAML syntax error: " + e.msg});
+            return false;
+        }
+        auto conv = detail::yaml_to_json(root, file_);
+        doc_ = std::move(conv.value);
+        marks_ = std::move(conv.marks);
+        diags_.insert(diags_.end(), conv.problems.begin(), conv.problems.end());
+        if (!doc_.is_object()) {
+            diags_.push_back({file_, {1, 1}, "", "a flow must be a YAML mapping with `version:` and `blocks:`"});
+            return false;
+        }
+        return diags_.empty();
+    }
+
+    void add(const std::string& pointer, const std::string& block, const std::string& message) {
+        diags_.push_back({file_, mark_for(marks_, pointer), block, message});
+    }
+
+    void add_schema_problem(const detail::SchemaProblem& p, const std::string& base, const std::string& block) {
+        std::string pointer = base + p.pointer;
+        FlowMark mark = p.key.empty() ? mark_for(marks_, pointer) : mark_for(marks_, pointer + "/" + p.key + "#key");
+        std::string where = display_path(doc_, pointer, block.empty() ? "" : base.substr(0, base.rfind('/')));
+        diags_.push_back({file_, mark, block, (where.empty() ? "" : where + ": ") + p.message});
+    }
+
+    void read_params(Flow& flow) {
+        if (!doc_.contains("params")) return;
+        std::set<std::string> declared;
+        for (const auto& [name, value] : doc_["params"].items()) {
+            ParamSpec spec;
+            spec.name = name;
+            if (is_long_param_form(value)) {
+                spec.default_value = value.value("default", Json());
+                spec.description = value.value("description", "");
+                spec.required = value.value("required", false);
+            } else {
+                spec.default_value = value;
+            }
+            declared.insert(name);
+            flow.params.push_back(spec);
+        }
+        for (const auto& [name, text] : options_.overrides) {
+            if (!declared.count(name)) {
+                std::vector<std::string> names(declared.begin(), declared.end());
+                std::string hint = detail::closest_match(name, names);
+                diags_.push_back({"--set", {}, "",
+                                  "unknown parameter '" + name + "'" +
+                                      (hint.empty() ? fmt::format("; {} declares: {}", file_,
+                                                                  names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", ")))
+                                                    : "; did you mean '" + hint + "'?")});
+            }
+        }
+        for (const auto& spec : flow.params) {
+            auto it = options_.overrides.find(spec.name);
+            if (it != options_.overrides.end()) {
+                try {
+                    flow.param_values[spec.name] = detail::yaml_scalar_to_json(it->second);
+                } catch (const YAML::Exception& e) {
+                    diags_.push_back({"--set", {}, "", "cannot read value of '" + spec.name + "': " + e.msg});
+                }
+            } else if (spec.required) {
+                add("/params/" + spec.name, "",
+                    "parameter '" + spec.name + "' is required: pass --set " + spec.name + "=VALUE");
+            } else {
+                flow.param_values[spec.name] = spec.default_value;
+            }
+        }
+    }
+
+    void read_input(Flow& flow) {
+        if (!doc_.contains("input")) return;
+        const auto& in = doc_["input"];
+        if (in.contains("schema")) flow.input.schema = *seed_schema_from_name(in["schema"].get<std::string>());
+        if (in.contains("required_columns"))
+            flow.input.required_columns = in["required_columns"].get<std::vector<std::string>>();
+    }
+
+    void read_plugins(Flow& flow) {
+        if (!doc_.contains("plugins")) return;
+        for (size_t i = 0; i < doc_["plugins"].size(); ++i) {
+            std::filesystem::path p = doc_["plugins"][i].get<std::string>();
+            if (p.is_relative()) p = path_.parent_path() / p;
+            flow.plugins.push_back(p.string());
+            if (!options_.load_plugins) continue;
+            try {
+                load_plugin(p);
+            } catch (const UserError& e) {
+                add("/plugins/" + std::to_string(i), "", e.what());
+            }
+        }
+    }
+
+    // ${name} -> the parameter's value: typed when it is the whole string, text when embedded.
+    Json substitute(const Json& value, const std::string& pointer, const Flow& flow, const std::string& block) {
+        if (value.is_object()) {
+            Json out = Json::object();
+            for (const auto& [k, v] : value.items()) out[k] = substitute(v, pointer + "/" + k, flow, block);
+            return out;
+        }
+        if (value.is_array()) {
+            Json out = Json::array();
+            for (size_t i = 0; i < value.size(); ++i)
+                out.push_back(substitute(value[i], pointer + "/" + std::to_string(i), flow, block));
+            return out;
+        }
+        if (!value.is_string()) return value;
+        const std::string& s = value.get_ref<const std::string&>();
+        if (s.find("${") == std::string::npos) return value;
+        std::string out;
+        size_t i = 0;
+        while (i < s.size()) {
+            if (s.compare(i, 3, "$${") == 0) {  // escaped: a literal "${"
+                out += "${";
+                i += 3;
+                continue;
+            }
+            if (s.compare(i, 2, "${") != 0) {
+                out += s[i++];
+                continue;
+            }
+            size_t end = s.find('}', i);
+            if (end == std::string::npos) {
+                add(pointer, block, "unterminated ${ in \"" + s + "\"");
+                return value;
+            }
+            std::string name = s.substr(i + 2, end - i - 2);
+            if (!flow.param_values.contains(name)) {
+                std::vector<std::string> names;
+                for (const auto& p : flow.params) names.push_back(p.name);
+                std::string hint = detail::closest_match(name, names);
+                bool declared = std::any_of(flow.params.begin(), flow.params.end(),
+                                            [&](const ParamSpec& p) { return p.name == name; });
+                if (!declared)
+                    add(pointer, block,
+                        "unknown parameter ${" + name + "}" + (hint.empty() ? "" : "; did you mean ${" + hint + "}?"));
+                return value;
+            }
+            if (i == 0 && end == s.size() - 1) return flow.param_values[name];
+            out += param_as_text(flow.param_values[name]);
+            i = end + 1;
+        }
+        return out;
+    }
+
+    void read_blocks(Flow& flow) {
+        std::set<std::string> names;
+        auto& registry = BlockRegistry::global();
+        std::vector<std::string> known;
+        for (const auto* t : registry.all()) known.push_back(t->type);
+        const auto& blocks = doc_["blocks"];
+        for (size_t i = 0; i < blocks.size(); ++i) {
+            const std::string base = "/blocks/" + std::to_string(i);
+            const auto& b = blocks[i];
+            BlockSpec spec;
+            spec.name = b["name"].get<std::string>();
+            spec.type = b["type"].get<std::string>();
+            spec.mark = mark_for(marks_, base);
+            if (!names.insert(spec.name).second) {
+                add(base + "/name", spec.name, "another block has this name already; names must be unique");
+                continue;
+            }
+            const BlockType* type = registry.find(spec.type);
+            if (!type) {
+                std::string hint = detail::closest_match(spec.type, known);
+                add(base + "/type", spec.name,
+                    "unknown block type '" + spec.type + "'" +
+                        (hint.empty() ? "" : "; did you mean '" + hint + "'?") +
+                        " (`synthforge blocks` lists them; plugins add more)");
+                continue;
+            }
+            Json config = substitute(b.value("config", Json::object()), base + "/config", flow, spec.name);
+            size_t before = diags_.size();
+            detail::SchemaChecker checker(type->config_schema);
+            for (const auto& p : checker.check(config)) add_schema_problem(p, base + "/config", spec.name);
+            if (diags_.size() != before) continue;
+            spec.config = detail::apply_defaults(type->config_schema, std::move(config));
+            // The factory checks what a schema cannot (a regex that does not compile, ...).
+            try {
+                BlockEnv env;
+                env.flow_dir = path_.parent_path();
+                type->make(spec.name, spec.config, env);
+            } catch (const ConfigError& e) {
+                add(base + "/config", spec.name, e.what());
+                continue;
+            } catch (const UserError& e) {
+                add(base + "/config", spec.name, e.what());
+                continue;
+            }
+            flow.blocks.push_back(std::move(spec));
+        }
+    }
+
+    std::filesystem::path path_;
+    std::string file_;
+    const FlowOptions& options_;
+    Json doc_;
+    detail::MarkMap marks_;
+    std::vector<Diagnostic> diags_;
+};
+
+}  // namespace
+
+std::vector<Diagnostic> validate_flow(const std::filesystem::path& path, const FlowOptions& options) {
+    Flow flow;
+    return FlowValidator(path, options).run(flow);
+}
+
+Flow load_flow(const std::filesystem::path& path, const FlowOptions& options) {
+    Flow flow;
+    auto diags = FlowValidator(path, options).run(flow);
+    if (!diags.empty()) {
+        std::string msg = fmt::format("{} has {} problem{}:", path.string(), diags.size(), diags.size() == 1 ? "" : "s");
+        for (const auto& d : diags) msg += "\n  " + d.str();
+        throw ConfigError(msg);
+    }
+    return flow;
+}
+
+std::string Flow::fingerprint() const {
+    Json canonical = {{"version", kFlowVersion}, {"params", param_values},
+                      {"input", {{"schema", seed_schema_name(input.schema)}, {"required_columns", input.required_columns}}},
+                      {"plugins", plugins}, {"blocks", Json::array()}};
+    for (const auto& b : blocks) canonical["blocks"].push_back({{"name", b.name}, {"type", b.type}, {"config", b.config}});
+    std::string text = canonical.dump();
+    XXH128_hash_t h = XXH3_128bits(text.data(), text.size());
+    return fmt::format("{:016x}{:016x}", h.high64, h.low64);
+}
+
+}  // namespace synthforge
