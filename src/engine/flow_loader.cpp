@@ -53,6 +53,11 @@ class FlowValidator {
 
     std::vector<Diagnostic> run(Flow& flow) {
         if (!parse()) return diags_;
+        if (doc_.contains("version") && doc_["version"] != kFlowVersion) {
+            add("/version", "", "flow version " + doc_["version"].dump() + " is not supported; this synthforge reads version " +
+                                    std::to_string(kFlowVersion));
+            return diags_;
+        }
         auto schema_problems = flow_schema_checker().check(doc_);
         for (const auto& p : schema_problems) add_schema_problem(p, "", "");
         // Structure problems make the rest unreliable; report them alone.

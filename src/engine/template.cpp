@@ -2,6 +2,7 @@
 
 #include "synthforge/errors.h"
 
+#include <json.h>
 #include <jinja/lexer.h>
 #include <jinja/parser.h>
 #include <jinja/runtime.h>
@@ -53,7 +54,9 @@ std::string Template::render(const Json& vars) const {
         jinja::context ctx(impl_->source);
         // Record values are marked as input: they can never become template structure
         // or chat control tokens further down the line.
-        jinja::global_from_json(ctx, vars, /*mark_input=*/true);
+        // llama.cpp's Jinja reads its own JSON wrapper (common_json), which hides the
+        // JSON library behind a pimpl; text is the stable way across.
+        jinja::global_from_json(ctx, common_json::parse(vars.dump()), /*mark_input=*/true);
         jinja::runtime runtime(ctx);
         const jinja::value results = runtime.execute(impl_->program);
         if (auto* undefined = find_printed_undefined(results)) {

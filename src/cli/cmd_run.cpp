@@ -1,0 +1,149 @@
+// synthforge run FLOW [-i INPUT]... [-o OUTPUT] [--set NAME=VALUE]... [--run-dir DIR] [--resume DIR]
+#include "commands.h"
+#include "progress_reporter.h"
+#include "synthforge/data/writer.h"
+#include "synthforge/engine/executor.h"
+#include "synthforge/engine/plugin.h"
+#include "synthforge/errors.h"
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <csignal>
+#include <iostream>
+
+namespace synthforge::cli {
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+extern "C" void on_stop_signal(int) { g_stop.store(true); }
+
+struct RunArgs {
+    std::string flow;
+    std::vector<std::string> inputs;
+    std::string output;
+    std::vector<std::string> sets;
+    std::vector<std::string> plugins;
+    std::string run_dir;
+    std::string resume;
+    uint64_t seed = 0;
+    size_t dry_run = 0;
+    std::string input_format;
+    std::string output_format;
+    std::string text_unit = "line";
+    std::string on_bad_record = "fail";
+    std::string rejects;
+    size_t batch_size = 1000;
+    bool quiet = false;
+};
+
+std::map<std::string, std::string> parse_sets(const std::vector<std::string>& sets) {
+    std::map<std::string, std::string> out;
+    for (const auto& s : sets) {
+        auto eq = s.find('=');
+        if (eq == std::string::npos || eq == 0) throw UserError("--set expects NAME=VALUE, got '" + s + "'");
+        out[s.substr(0, eq)] = s.substr(eq + 1);
+    }
+    return out;
+}
+
+int run(const RunArgs& a) {
+    for (const auto& p : a.plugins) load_plugin(p);
+    FlowOptions fo;
+    fo.overrides = parse_sets(a.sets);
+    Flow flow = load_flow(resolve_flow_path(a.flow), fo);
+
+    RunOptions ro;
+    for (const auto& i : a.inputs) ro.inputs.emplace_back(i);
+    ro.input_format = a.input_format;
+    ro.text_unit = a.text_unit == "paragraph" ? TextUnit::paragraph : TextUnit::line;
+    ro.skip_bad_records = a.on_bad_record == "skip";
+    ro.output = a.output;
+    ro.output_format = a.output_format;
+    ro.rejects_output = a.rejects;
+    ro.seed = a.seed;
+    ro.batch_size = a.batch_size;
+
+    if (a.dry_run > 0) {
+        Preview preview = preview_flow(flow, ro, a.dry_run);
+        for (const auto& r : preview.rows) std::cout << to_json_line(r) << '\n';
+        for (const auto& r : preview.rejected) std::cerr << "rejected: " << to_json_line(r) << '\n';
+        return 0;
+    }
+
+    if (!a.resume.empty() && !a.run_dir.empty() && a.resume != a.run_dir)
+        throw UserError("--resume and --run-dir name different directories; give one");
+    ro.resume = !a.resume.empty();
+    ro.run_dir = ro.resume ? a.resume : (a.run_dir.empty() ? default_run_dir(flow).string() : a.run_dir);
+
+    ProgressReporter reporter(stderr, a.quiet);
+    ro.on_progress = [&](const Progress& p) { reporter(p); };
+    g_stop = false;
+    ro.stop_requested = &g_stop;
+    std::signal(SIGINT, on_stop_signal);
+    std::signal(SIGTERM, on_stop_signal);
+
+    RunSummary s;
+    try {
+        s = run_flow(flow, ro);
+    } catch (const RunInterrupted&) {
+        std::string cmd = "synthforge run " + a.flow;
+        for (const auto& i : a.inputs) cmd += " -i " + i;
+        if (!a.output.empty()) cmd += " -o " + a.output;
+        for (const auto& v : a.sets) cmd += " --set " + v;
+        if (a.seed) cmd += " --seed " + std::to_string(a.seed);
+        cmd += " --resume " + ro.run_dir.string();
+        throw RunInterrupted("interrupted; finished batches are saved in " + ro.run_dir.string() +
+                             ". Continue with:\n  " + cmd);
+    } catch (const RunError& e) {
+        throw RunError(std::string(e.what()) + "\nThe run store in " + ro.run_dir.string() +
+                       " is intact: fix the cause and continue with --resume " + ro.run_dir.string());
+    }
+    if (!a.quiet) {
+        fmt::print(stderr, "{} {} rows in, {} out, {} rejected in {:.2f} s -> {}\n", s.resumed ? "resumed and done:" : "done:",
+                   s.rows_in, s.rows_out, s.rows_rejected, s.seconds, s.output.string());
+        for (const auto& b : s.blocks)
+            fmt::print(stderr, "  {:<20} {:<12} in {:>9}  out {:>9}  rejected {:>9}\n", b.name, b.type, b.rows_in,
+                       b.rows_out, b.rows_rejected);
+        if (s.rows_rejected) fmt::print(stderr, "rejected rows with reasons: {}\n", s.rejects.string());
+        fmt::print(stderr, "run directory: {}\n", s.run_dir.string());
+    }
+    return 0;
+}
+
+}  // namespace
+
+Command add_run_command(CLI::App& app) {
+    auto args = std::make_shared<RunArgs>();
+    auto* cmd = app.add_subcommand("run", "Run a flow over input records");
+    cmd->add_option("flow", args->flow, "Flow file, or the name of a built-in flow (see `synthforge init --list`)")
+        ->required();
+    cmd->add_option("-i,--input", args->inputs, "Input file (jsonl, json, csv, txt); repeat to read several in order");
+    cmd->add_option("-o,--output", args->output, "Output file (.jsonl, .json, .csv); default RUN_DIR/output.jsonl");
+    cmd->add_option("--set", args->sets, "Override a flow parameter: NAME=VALUE (repeatable)");
+    cmd->add_option("--run-dir", args->run_dir, "Run directory (default runs/<flow>-<timestamp>)");
+    cmd->add_option("--resume", args->resume, "Continue the run in this run directory");
+    cmd->add_option("--seed", args->seed, "Seed for every random choice in the flow")->capture_default_str();
+    cmd->add_option("--dry-run", args->dry_run, "Run the first N records in memory, print the rows, write nothing");
+    cmd->add_option("--format", args->input_format, "Input format when the extension does not say it")
+        ->check(CLI::IsMember({"jsonl", "json", "csv", "txt", "text"}));
+    cmd->add_option("--output-format", args->output_format, "Output format when the extension does not say it")
+        ->check(CLI::IsMember({"jsonl", "json", "csv"}));
+    cmd->add_option("--text-unit", args->text_unit, "Plain-text inputs: a record per line or per paragraph")
+        ->check(CLI::IsMember({"line", "paragraph"}))
+        ->capture_default_str();
+    cmd->add_option("--on-bad-record", args->on_bad_record,
+                    "fail: stop at the first bad input record; skip: count it and write it to the rejects")
+        ->check(CLI::IsMember({"fail", "skip"}))
+        ->capture_default_str();
+    cmd->add_option("--rejects", args->rejects, "Also write the rejected rows here (RUN_DIR/rejects.jsonl always)");
+    cmd->add_option("--batch-size", args->batch_size, "Rows per batch: the unit of memory and of checkpoints")
+        ->check(CLI::Range(1, 10'000'000))
+        ->capture_default_str();
+    cmd->add_option("--plugin", args->plugins, "Load a plugin (.so) that adds block types (repeatable)");
+    cmd->add_flag("-q,--quiet", args->quiet, "No progress or summary on stderr");
+    return [args] { return run(*args); };
+}
+
+}  // namespace synthforge::cli
