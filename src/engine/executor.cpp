@@ -422,7 +422,8 @@ class Executor {
         std::set<std::string> seen;
         store_->for_each_output(last, [&](std::string_view chunk) {
             for_each_line(chunk, [&](std::string_view line) {
-                for (const auto& [k, _] : Record::parse(line).items())
+                Record row = Record::parse(line);  // kept alive: items() only refers to it
+                for (const auto& [k, _] : row.items())
                     if (seen.insert(k).second) cols.push_back(k);
             });
         });

@@ -45,6 +45,30 @@ bool is_long_param_form(const Json& v) {
 
 std::string param_as_text(const Json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
 
+// Factories name the option at fault first ("config.where[1].value: ..."); turn
+// that into a JSON pointer so the message points at the option's own line.
+std::string pointer_of_message(const std::string& message) {
+    if (message.rfind("config", 0) != 0) return "/config";
+    std::string pointer = "/config";
+    size_t i = 6;
+    while (i < message.size()) {
+        if (message[i] == '.') {
+            size_t j = i + 1;
+            while (j < message.size() && (std::isalnum(static_cast<unsigned char>(message[j])) || message[j] == '_')) ++j;
+            pointer += "/" + message.substr(i + 1, j - i - 1);
+            i = j;
+        } else if (message[i] == '[') {
+            size_t j = message.find(']', i);
+            if (j == std::string::npos) break;
+            pointer += "/" + message.substr(i + 1, j - i - 1);
+            i = j + 1;
+        } else {
+            break;
+        }
+    }
+    return pointer;
+}
+
 class FlowValidator {
   public:
     FlowValidator(std::filesystem::path path, const FlowOptions& options) : path_(std::move(path)), options_(options) {
@@ -264,11 +288,8 @@ class FlowValidator {
                 BlockEnv env;
                 env.flow_dir = path_.parent_path();
                 type->make(spec.name, spec.config, env);
-            } catch (const ConfigError& e) {
-                add(base + "/config", spec.name, e.what());
-                continue;
             } catch (const UserError& e) {
-                add(base + "/config", spec.name, e.what());
+                add(base + pointer_of_message(e.what()), spec.name, e.what());
                 continue;
             }
             flow.blocks.push_back(std::move(spec));
