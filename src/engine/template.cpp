@@ -17,6 +17,24 @@ struct Template::Impl {
 
 namespace {
 
+// The end of a tag opened before `from` (one past its closing delimiter), skipping
+// quoted strings inside it; the source's end when it is unterminated.
+size_t find_tag_end(const std::string& src, size_t from, const char* close) {
+    char quote = 0;
+    for (size_t i = from; i + 1 < src.size(); ++i) {
+        char c = src[i];
+        if (quote) {
+            if (c == '\\') ++i;
+            else if (c == quote) quote = 0;
+        } else if (c == '"' || c == '\'') {
+            quote = c;
+        } else if (c == close[0] && src[i + 1] == close[1]) {
+            return i + 2;
+        }
+    }
+    return src.size();
+}
+
 // Printing an undefined value renders nothing in Jinja; for dataset templates a
 // silent blank is a bug, so an undefined value anywhere in the output is an error.
 // Tests such as `{% if hint %}` never print the value, so optional columns still work.
@@ -28,6 +46,48 @@ const jinja::value_undefined_t* find_printed_undefined(const jinja::value& v) {
             if (auto* u = find_printed_undefined(item)) return u;
     }
     return nullptr;
+}
+
+// llama.cpp's lexer always applies the chat-template whitespace rules
+// (trim_blocks: drop the newline right after a {% %} or {# #} tag; lstrip_blocks:
+// drop spaces before a tag at the start of a line). Dataset templates follow plain
+// jinja2 defaults, where text is kept as written, so the source is adjusted to
+// cancel both: a newline after such a tag is doubled, and spaces before a tag
+// are shielded by an empty expression. Explicit {%- -%} trimming still works.
+//
+// The leading empty expression also avoids a lexer quirk: text at the very start
+// of a template followed by a {% %} tag is dropped whole ("x{% if a %}" loses "x").
+std::string keep_block_whitespace(const std::string& src) {
+    std::string out = "{{ '' }}";
+    out.reserve(src.size() + 32);
+    size_t pos = 0;
+    bool after_block_tag = false;  // the previous tag was {% %} or {# #} without a trailing '-'
+    while (pos < src.size()) {
+        size_t open = pos;
+        while (open < src.size() &&
+               !(src[open] == '{' && open + 1 < src.size() &&
+                 (src[open + 1] == '%' || src[open + 1] == '{' || src[open + 1] == '#')))
+            ++open;
+        std::string text = src.substr(pos, open - pos);
+        if (after_block_tag && !text.empty() && text.front() == '\n') text.insert(text.begin(), '\n');
+        bool next_is_block = open + 1 < src.size() && (src[open + 1] == '%' || src[open + 1] == '#');
+        if (next_is_block) {
+            size_t line_start = text.find_last_of('\n');
+            line_start = line_start == std::string::npos ? 0 : line_start + 1;
+            bool blank_tail = line_start < text.size() &&
+                              text.find_first_not_of(" \t\r\v\f", line_start) == std::string::npos;
+            if (blank_tail && line_start > 0) text += "{{ '' }}";
+        }
+        out += text;
+        if (open >= src.size()) break;
+        char kind = src[open + 1];
+        const char* close = kind == '%' ? "%}" : kind == '#' ? "#}" : "}}";
+        size_t end = find_tag_end(src, open + 2, close);
+        out.append(src, open, end - open);
+        after_block_tag = kind != '{' && end >= 3 && src[end - 3] != '-';
+        pos = end;
+    }
+    return out;
 }
 
 }  // namespace
@@ -42,7 +102,7 @@ Template Template::compile(const std::string& source, const std::string& where) 
     impl->source = source;
     try {
         jinja::lexer lexer;
-        impl->program = jinja::parse_from_tokens(lexer.tokenize(source));
+        impl->program = jinja::parse_from_tokens(lexer.tokenize(keep_block_whitespace(source)));
     } catch (const std::exception& e) {
         throw ConfigError(where + ": template does not parse: " + e.what());
     }
