@@ -8,6 +8,7 @@ find_package(SQLite3 REQUIRED)
 find_package(simdjson REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
 find_package(fmt REQUIRED)
+find_package(CURL REQUIRED)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
 pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
 

@@ -1,0 +1,78 @@
+#pragma once
+// What an LLM call is, independent of where it runs: chat messages or a raw
+// prompt, sampling parameters, and optional constraints; and what comes back.
+// Both backends (openai over HTTP, llama in-process) take the same Request.
+
+#include "synthforge/data/record.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace synthforge::llm {
+
+struct ChatMessage {
+    std::string role;     // system | user | assistant
+    std::string content;
+};
+
+enum class SamplingMode {
+    stochastic,     // sample with temperature/top_p/top_k/min_p
+    deterministic,  // greedy: always the most likely token (temperature 0)
+};
+
+struct SamplingParams {
+    SamplingMode mode = SamplingMode::stochastic;
+    double temperature = 0.7;           // softmax temperature; ignored when deterministic
+    double top_p = 0.9;                 // nucleus sampling mass; 1 disables
+    int top_k = 0;                      // keep the k most likely tokens; 0 disables
+    double min_p = 0.0;                 // drop tokens below min_p * p(best); 0 disables
+    int max_tokens = 512;               // completion length cap
+    std::vector<std::string> stop;      // stop strings (not included in the text)
+    std::optional<uint64_t> seed;       // per-request seed; the run's seed derives it when unset
+    double presence_penalty = 0.0;
+    double frequency_penalty = 0.0;
+};
+
+struct Request {
+    std::vector<ChatMessage> messages;  // chat request when non-empty
+    std::string prompt;                 // raw completion prompt when `messages` is empty
+    SamplingParams sampling;
+    std::optional<Json> json_schema;    // constrain the output to this JSON schema
+    std::string grammar;                // or to this GBNF grammar
+    int n_probs = 0;                    // return this many top log-probabilities per token (0: none)
+
+    bool is_chat() const { return !messages.empty(); }
+    // Canonical JSON of every field: equal requests serialise identically (the cache key).
+    Json to_json() const;
+};
+
+struct Usage {
+    int64_t prompt_tokens = 0;
+    int64_t completion_tokens = 0;
+};
+
+struct Response {
+    std::string text;
+    std::string finish_reason;  // stop | length | (backend-specific)
+    Usage usage;
+    double latency_ms = 0;      // from send to last byte; 0 for cached answers
+    std::string endpoint;       // which server or model answered
+    bool cached = false;        // came from the run store, not the backend
+
+    Json to_json() const;
+    static Response from_json(const Json& j);
+};
+
+// A finished call: a response, or why there is none after all attempts.
+// Failures are values, not exceptions: the block decides what a failure means.
+struct Outcome {
+    std::optional<Response> response;
+    std::string error;   // non-empty when response is empty
+    int attempts = 0;
+
+    bool ok() const { return response.has_value(); }
+};
+
+}  // namespace synthforge::llm
