@@ -150,6 +150,16 @@ def main():
         exploded_extra = sum(b["rows_out"] - b["rows_in"] + b["rows_rejected"] for b in meta["blocks"] if b["type"] == "explode")
         check(n_out + n_rej == n_in + exploded_extra, f"{n_out} out + {n_rej} rejected != {n_in} in + {exploded_extra} from explode")
 
+        # Without a terminal, progress comes as plain periodic lines.
+        env = dict(os.environ, SYNTHFORGE_PROGRESS_INTERVAL="0")
+        cmd = [c for c in r.cmd(flow, inp, work / "p.jsonl", work / "p-run") if c != "-q"]
+        prog = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+        check(prog.returncode == 0, f"progress run failed: {prog.stderr}")
+        check("[progress] stage 1/2 | read" in prog.stderr and "[progress] stage 2/2" in prog.stderr,
+              f"no progress lines for both stages: {prog.stderr[:500]}")
+        check("\r" not in prog.stderr, "a terminal status line was written to a pipe")
+        check("done: 30000 rows in" in prog.stderr, f"no summary line: {prog.stderr[-500:]}")
+
         # A second uninterrupted run is byte-identical.
         again = r.run(flow, inp, work / "again.jsonl", work / "again-run")
         check(again.returncode == 0 and (work / "again.jsonl").read_bytes() == ref_out, "re-run differs")

@@ -9,6 +9,7 @@ A case is a folder:
   expected/rejects.jsonl optional: the exact expected rejects file
   expected/exit_code     optional: expected exit code (default 0)
   expected/stderr        optional: lines that must each appear in stderr
+  expected/stdout        optional: the exact expected stdout (for --dry-run)
 When the exit code is not 0, outputs are not compared (none must be written).
 """
 import argparse
@@ -55,7 +56,11 @@ def main():
                 line = line.replace("{case}", str(case))
                 if line and line not in proc.stderr:
                     failures.append(f"stderr lacks: {line!r}")
+        if (expected / "stdout").exists() and proc.stdout != (expected / "stdout").read_text():
+            failures.append(f"stdout differs:\n--- expected\n{(expected / 'stdout').read_text()}--- got\n{proc.stdout}")
         if want_rc == 0:
+            if not outputs and "--dry-run" in cmd and out_path.exists():
+                failures.append("--dry-run wrote an output file")
             for exp in outputs:
                 got = out_path.read_bytes() if out_path.exists() else b"<missing>"
                 if got != exp.read_bytes():
