@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace synthforge {
 
@@ -21,7 +22,8 @@ enum class TextUnit { line, paragraph };
 struct BadRecord {
     SourcePos pos;
     std::string reason;  // what is wrong, naming the field when one is at fault
-    std::string raw;     // the offending text (valid UTF-8: invalid bytes are replaced by U+FFFD)
+    std::string raw;     // the offending text (valid UTF-8: invalid bytes are replaced by U+FFFD);
+                         // only the first 4 KiB of a record over max_record_bytes
 };
 
 struct ReadOptions {
@@ -36,7 +38,7 @@ struct ReadOptions {
 struct ReaderPosition {
     uint64_t offset = 0;   // byte offset in the file
     uint64_t line = 1;     // line number at that offset (1-based)
-    uint64_t records = 0;  // records returned before this position
+    uint64_t records = 0;  // records returned before this position (bad records not counted)
 };
 
 class RecordReader {
