@@ -2,6 +2,7 @@
 // in place in the read buffer by simdjson and copied once into a Record.
 
 #include "data/readers.h"
+#include "synthforge/errors.h"
 
 namespace synthforge::detail {
 
@@ -111,6 +112,27 @@ bool parse_json_object(simdjson::dom::parser& parser, std::string_view text, std
     return false;
 }
 
+}  // namespace synthforge::detail
+
+namespace synthforge {
+
+Record parse_json_line(std::string_view line, std::string_view what) {
+    // simdjson needs SIMDJSON_PADDING readable bytes after the text; one buffer per
+    // thread is reused so reading rows back from the run store allocates nothing here.
+    thread_local simdjson::dom::parser parser;
+    thread_local std::string buffer;
+    buffer.assign(line);
+    buffer.append(simdjson::SIMDJSON_PADDING, '\0');
+    Record out;
+    std::string reason;
+    if (!detail::parse_json_object(parser, std::string_view(buffer.data(), line.size()), what, out, reason))
+        throw InputError(std::string(what) + ": " + reason);
+    return out;
+}
+
+}  // namespace synthforge
+
+namespace synthforge::detail {
 namespace {
 
 class JsonlReader final : public RecordReader {

@@ -1,12 +1,14 @@
 // JSONL, JSON and CSV writers over an AtomicFile.
 
 #include "synthforge/data/writer.h"
+#include "synthforge/data/reader.h"
 
 #include "data/atomic_file.h"
 #include "synthforge/errors.h"
 #include "synthforge/text/normalize.h"
 
 #include <array>
+#include <cstring>
 #include <charconv>
 #include <cmath>
 
@@ -58,6 +60,16 @@ void append_escape(std::string& out, unsigned char c) {
     }
 }
 
+bool word_needs_escape(const char* p) {
+    uint64_t x;
+    std::memcpy(&x, p, 8);
+    constexpr uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    auto has_zero = [](uint64_t v) { return (v - ones) & ~v & highs; };
+    // A byte < 0x20: (x - 0x20..) borrows into its high bit while the byte's own high bit is clear.
+    const uint64_t control = (x - ones * 0x20) & ~x & highs;
+    return control | has_zero(x ^ (ones * '"')) | has_zero(x ^ (ones * '\\'));
+}
+
 void append_string(std::string& out, const std::string& s) {
     if (!text::is_valid_utf8(s)) {
         out += Json(s).dump(-1, ' ', false, Json::error_handler_t::replace);
@@ -65,12 +77,17 @@ void append_string(std::string& out, const std::string& s) {
     }
     out += '"';
     size_t run = 0;
-    for (size_t i = 0; i < s.size(); ++i) {
-        const auto c = static_cast<unsigned char>(s[i]);
+    size_t i = 0;
+    for (;;) {
+        // Skip eight bytes at a time while none needs escaping (SWAR: no byte < 0x20,
+        // no '"', no '\\'); text fields are long and rarely need any.
+        while (i + 8 <= s.size() && !word_needs_escape(s.data() + i)) i += 8;
+        if (i >= s.size()) break;
+        const auto c = static_cast<unsigned char>(s[i++]);
         if (!kNeedsEscape[c]) continue;
-        out.append(s, run, i - run);
+        out.append(s, run, i - 1 - run);
         append_escape(out, c);
-        run = i + 1;
+        run = i;
     }
     out.append(s, run);
     out += '"';
@@ -172,6 +189,11 @@ class JsonlWriter final : public RecordWriter {
         file_.write(line_);
     }
 
+    void write_json_line(std::string_view line) override {
+        file_.write(line);
+        file_.write("\n");
+    }
+
     void commit() override { file_.commit(); }
 
   private:
@@ -187,6 +209,11 @@ class JsonWriter final : public RecordWriter {
         line_.assign(count_++ == 0 ? "[\n" : ",\n");
         append_json(line_, record);
         file_.write(line_);
+    }
+
+    void write_json_line(std::string_view line) override {
+        file_.write(count_++ == 0 ? "[\n" : ",\n");
+        file_.write(line);
     }
 
     void commit() override {
@@ -250,6 +277,8 @@ class CsvWriter final : public RecordWriter {
         row_ += '\n';
         file_.write(row_);
     }
+
+    void write_json_line(std::string_view line) override { write(parse_json_line(line)); }
 
     void commit() override { file_.commit(); }
 

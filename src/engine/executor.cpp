@@ -114,7 +114,7 @@ class StoredRows : public RowSource {
             while (start < chunk.size()) {
                 size_t end = chunk.find('\n', start);
                 if (end == std::string_view::npos) end = chunk.size();
-                if (end > start) fn(i++, Record::parse(chunk.substr(start, end - start)));
+                if (end > start) fn(i++, parse_json_line(chunk.substr(start, end - start), "stored row"));
                 start = end + 1;
             }
         });
@@ -392,7 +392,7 @@ class Executor {
         rows_written_ = 0;
         store_->for_each_output(last, [&](std::string_view chunk) {
             for_each_line(chunk, [&](std::string_view line) {
-                writer->write(Record::parse(line));
+                writer->write_json_line(line);
                 ++rows_written_;
             });
         });
@@ -406,7 +406,7 @@ class Executor {
             n = 0;
             store_->for_each_rejected([&](std::string_view chunk) {
                 for_each_line(chunk, [&](std::string_view line) {
-                    writer->write(Record::parse(line));
+                    writer->write_json_line(line);
                     ++n;
                 });
             });
@@ -422,7 +422,7 @@ class Executor {
         std::set<std::string> seen;
         store_->for_each_output(last, [&](std::string_view chunk) {
             for_each_line(chunk, [&](std::string_view line) {
-                Record row = Record::parse(line);  // kept alive: items() only refers to it
+                Record row = parse_json_line(line, "stored row");  // kept alive: items() refers to it
                 for (const auto& [k, _] : row.items())
                     if (seen.insert(k).second) cols.push_back(k);
             });

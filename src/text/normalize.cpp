@@ -90,9 +90,17 @@ size_t count_words(std::string_view text) {
     size_t words = 0;
     bool in_word = false;
     for (size_t i = 0; i < text.size();) {
-        const utf8::Decoded d = utf8::decode(text, i);
-        i += d.len;
-        const bool space = is_space(d.cp);
+        // Most text is ASCII: decode only multi-byte sequences (filters count words per row).
+        const auto byte = static_cast<unsigned char>(text[i]);
+        bool space;
+        if (byte < 0x80) {
+            space = byte == ' ' || (byte >= 0x09 && byte <= 0x0D);
+            ++i;
+        } else {
+            const utf8::Decoded d = utf8::decode(text, i);
+            i += d.len;
+            space = is_space(d.cp);
+        }
         if (!space && !in_word) ++words;
         in_word = !space;
     }

@@ -56,6 +56,10 @@ class RecordReader {
 
 std::unique_ptr<RecordReader> open_reader(const std::filesystem::path& path, const ReadOptions& options);
 
+// Parses one JSON object given as a line of text (such as to_json_line output) with
+// simdjson; throws InputError("<what>: reason") when it is not one.
+Record parse_json_line(std::string_view line, std::string_view what = "record");
+
 // Reads a whole file (small inputs such as vocabularies and seed pools).
 std::vector<Record> read_all(const std::filesystem::path& path, const ReadOptions& options = {});
 

@@ -15,17 +15,23 @@
 namespace synthforge {
 
 struct WriteOptions {
-    std::vector<std::string> csv_columns;  // CSV only: the header; other columns are not written
+    std::vector<std::string> csv_columns;  // CSV only: the header (default: the first record's keys);
+                                           // other columns are not written
 };
 
 class RecordWriter {
   public:
     virtual ~RecordWriter() = default;  // without commit(), the temporary file is removed
     virtual void write(const Record& record) = 0;
+    // Writes a record given as one canonical JSON line (to_json_line, no newline).
+    // JSONL and JSON copy the bytes as they are — the fast path for rows read back
+    // from the run store; CSV parses the line.
+    virtual void write_json_line(std::string_view line) = 0;
     // Flushes, fsyncs and renames the temporary file onto the target. Throws RunError on failure.
     virtual void commit() = 0;
 };
 
+// Throws UserError for Format::text (output formats are jsonl, json and csv).
 std::unique_ptr<RecordWriter> open_writer(const std::filesystem::path& path, Format format,
                                           const WriteOptions& options = {});
 
