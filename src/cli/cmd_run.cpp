@@ -67,6 +67,12 @@ int run(const RunArgs& a) {
 
     if (a.dry_run > 0) {
         Preview preview = preview_flow(flow, ro, a.dry_run);
+        if (!preview.requests.empty()) {
+            // An LLM flow: the requests it would send, nothing sent.
+            for (size_t i = 0; i < preview.requests.size() && i < a.dry_run; ++i)
+                std::cout << preview.requests[i].dump(2) << '\n';
+            return 0;
+        }
         for (const auto& r : preview.rows) std::cout << to_json_line(r) << '\n';
         for (const auto& r : preview.rejected) std::cerr << "rejected: " << to_json_line(r) << '\n';
         return 0;

@@ -6,6 +6,7 @@
 #include "synthforge/engine/registry.h"
 #include "synthforge/engine/run_store.h"
 #include "synthforge/errors.h"
+#include "synthforge/llm/client_pool.h"
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
@@ -130,6 +131,18 @@ struct Stage {
     std::vector<size_t> blocks;  // indices into the flow's blocks; a barrier first when stage > 0
 };
 
+BlockEnv block_env(const Flow& flow, const RunOptions& options) {
+    BlockEnv env;
+    env.seed = options.seed;
+    env.flow_dir = flow.path.parent_path();
+    env.batch_size = options.batch_size;
+    env.llm_defaults = flow.llm_defaults;
+    env.llm_overrides = flow.llm_overrides;
+    env.sampling_defaults = flow.sampling_defaults;
+    env.sampling_overrides = flow.sampling_overrides;
+    return env;
+}
+
 class Executor {
   public:
     Executor(const Flow& flow, const RunOptions& options) : flow_(flow), options_(options) {}
@@ -192,10 +205,9 @@ class Executor {
     }
 
     void instantiate_blocks() {
-        BlockEnv env;
-        env.seed = options_.seed;
-        env.flow_dir = flow_.path.parent_path();
-        env.batch_size = options_.batch_size;
+        pool_ = std::make_unique<llm::ClientPool>(store_.get(), flow_.path.parent_path());
+        BlockEnv env = block_env(flow_, options_);
+        env.llm = pool_.get();
         for (const auto& spec : flow_.blocks) {
             const BlockType* type = BlockRegistry::global().find(spec.type);
             if (!type) throw ConfigError("block '" + spec.name + "': unknown block type '" + spec.type + "'");
@@ -479,14 +491,20 @@ class Executor {
             m["input_rows_rejected"] = input_stats_.rows_rejected;
             m["seconds"] = summary->seconds;
             Json blocks = Json::array();
-            for (const auto& b : summary->blocks)
-                blocks.push_back({{"name", b.name},
-                                  {"type", b.type},
-                                  {"rows_in", b.rows_in},
-                                  {"rows_out", b.rows_out},
-                                  {"rows_rejected", b.rows_rejected},
-                                  {"seconds", b.seconds}});
+            for (size_t i = 0; i < summary->blocks.size(); ++i) {
+                const auto& b = summary->blocks[i];
+                Json entry = {{"name", b.name},          {"type", b.type},
+                              {"rows_in", b.rows_in},    {"rows_out", b.rows_out},
+                              {"rows_rejected", b.rows_rejected}, {"seconds", b.seconds}};
+                if (i < blocks_.size())
+                    if (Json metrics = blocks_[i]->metrics(); !metrics.is_null()) entry["llm"] = std::move(metrics);
+                blocks.push_back(std::move(entry));
+            }
             m["blocks"] = blocks;
+            if (pool_) {
+                Json backends = pool_->stats_json();
+                if (!backends.empty()) m["llm_backends"] = std::move(backends);
+            }
         }
         write_file_atomic(options_.run_dir / "metadata.json", m.dump(2) + "\n");
     }
@@ -499,6 +517,7 @@ class Executor {
     bool resumed_ = false;
     std::filesystem::path output_;
     Format output_format_ = Format::jsonl;
+    std::unique_ptr<llm::ClientPool> pool_;  // declared before blocks_: blocks hold clients from it
     std::vector<std::unique_ptr<Block>> blocks_;
     std::vector<BlockStats> stats_;
     std::vector<Stage> stages_;
@@ -542,10 +561,8 @@ Preview preview_flow(const Flow& flow, const RunOptions& options, size_t n) {
         SourcePos pos;
         while (rows.size() < n && reader->next(rec, pos)) rows.push_back(std::move(rec));
     }
-    BlockEnv env;
-    env.seed = options.seed;
-    env.flow_dir = flow.path.parent_path();
-    env.batch_size = options.batch_size;
+    BlockEnv env = block_env(flow, options);
+    env.on_dry_run_request = [&](const Json& request) { preview.requests.push_back(request); };
     for (const auto& spec : flow.blocks) {
         auto block = BlockRegistry::global().find(spec.type)->make(spec.name, spec.config, env);
         Emitter emitter(block->name());
@@ -553,6 +570,7 @@ Preview preview_flow(const Flow& flow, const RunOptions& options, size_t n) {
         else block->process(std::move(rows), emitter);
         rows = std::move(emitter.rows());
         for (auto& r : emitter.rejected()) preview.rejected.push_back(std::move(r));
+        if (!preview.requests.empty()) break;  // later blocks would need the answers
     }
     preview.rows = std::move(rows);
     return preview;

@@ -3,6 +3,8 @@
 #include "synthforge/engine/plugin.h"
 #include "synthforge/engine/registry.h"
 #include "synthforge/errors.h"
+#include "synthforge/llm/client_pool.h"
+#include "synthforge/llm/sampling.h"
 #include "yaml_json.h"
 
 #include <fmt/format.h>
@@ -93,6 +95,7 @@ class FlowValidator {
         read_params(flow);
         read_input(flow);
         read_plugins(flow);
+        read_llm_defaults(flow);
         read_blocks(flow);
         return diags_;
     }
@@ -149,6 +152,15 @@ class FlowValidator {
             flow.params.push_back(spec);
         }
         for (const auto& [name, text] : options_.overrides) {
+            if (name.rfind("llm.", 0) == 0 || name.rfind("sampling.", 0) == 0) {
+                Json& target = name[0] == 'l' ? flow.llm_overrides : flow.sampling_overrides;
+                try {
+                    target[name.substr(name.find('.') + 1)] = detail::yaml_scalar_to_json(text);
+                } catch (const YAML::Exception& e) {
+                    diags_.push_back({"--set", {}, "", "cannot read value of '" + name + "': " + e.msg});
+                }
+                continue;
+            }
             if (!declared.count(name)) {
                 std::vector<std::string> names(declared.begin(), declared.end());
                 std::string hint = detail::closest_match(name, names);
@@ -196,6 +208,26 @@ class FlowValidator {
             } catch (const UserError& e) {
                 add("/plugins/" + std::to_string(i), "", e.what());
             }
+        }
+    }
+
+    // Top-level `llm:` and `sampling:`: defaults for every LLM block.
+    void read_llm_defaults(Flow& flow) {
+        auto check = [&](const char* key, const Json& schema, Json& target, const Json& overrides) {
+            if (doc_.contains(key)) target = substitute(doc_[key], std::string("/") + key, flow, "");
+            detail::SchemaChecker checker(schema);
+            for (const auto& p : checker.check(target)) add_schema_problem(p, std::string("/") + key, "");
+            Json with_overrides = target;
+            for (const auto& [k, v] : overrides.items()) with_overrides[k] = v;
+            for (const auto& p : checker.check(with_overrides))
+                diags_.push_back({"--set", {}, "", std::string(key) + "." + p.pointer.substr(1) + ": " + p.message});
+        };
+        check("llm", llm::llm_config_schema(), flow.llm_defaults, flow.llm_overrides);
+        check("sampling", llm::sampling_schema(), flow.sampling_defaults, flow.sampling_overrides);
+        try {
+            llm::sampling_from_json(llm::merge_sampling({flow.sampling_defaults, flow.sampling_overrides}));
+        } catch (const UserError& e) {
+            add("/sampling", "", e.what());
         }
     }
 
@@ -287,6 +319,10 @@ class FlowValidator {
             try {
                 BlockEnv env;
                 env.flow_dir = path_.parent_path();
+                env.llm_defaults = flow.llm_defaults;
+                env.llm_overrides = flow.llm_overrides;
+                env.sampling_defaults = flow.sampling_defaults;
+                env.sampling_overrides = flow.sampling_overrides;
                 type->make(spec.name, spec.config, env);
             } catch (const UserError& e) {
                 add(base + pointer_of_message(e.what()), spec.name, e.what());
@@ -325,7 +361,9 @@ Flow load_flow(const std::filesystem::path& path, const FlowOptions& options) {
 std::string Flow::fingerprint() const {
     Json canonical = {{"version", kFlowVersion}, {"params", param_values},
                       {"input", {{"schema", seed_schema_name(input.schema)}, {"required_columns", input.required_columns}}},
-                      {"plugins", plugins}, {"blocks", Json::array()}};
+                      {"plugins", plugins}, {"blocks", Json::array()},
+                      {"llm", llm_defaults}, {"sampling", sampling_defaults},
+                      {"llm_overrides", llm_overrides}, {"sampling_overrides", sampling_overrides}};
     for (const auto& b : blocks) canonical["blocks"].push_back({{"name", b.name}, {"type", b.type}, {"config", b.config}});
     std::string text = canonical.dump();
     XXH128_hash_t h = XXH3_128bits(text.data(), text.size());

@@ -56,11 +56,24 @@ class RowSource {
     virtual void for_each(const std::function<void(uint64_t, Record&&)>& fn) const = 0;
 };
 
+namespace llm {
+class ClientPool;
+}
+
 // What a block may know about the run it is part of.
 struct BlockEnv {
     uint64_t seed = 0;                 // the run's seed (--seed, default 0)
     std::filesystem::path flow_dir;    // folder of the flow file: templates and data files resolve here
     size_t batch_size = 1000;          // rows per batch
+    // LLM access for blocks that call models. Null while a flow is only being
+    // validated: factories must not connect or load models, only check config.
+    llm::ClientPool* llm = nullptr;
+    Json llm_defaults = Json::object();        // the flow's `llm:` (blocks' own `llm:` goes on top)
+    Json llm_overrides = Json::object();       // --set llm.NAME=VALUE (on top of everything)
+    Json sampling_defaults = Json::object();   // the flow's `sampling:`
+    Json sampling_overrides = Json::object();  // --set sampling.NAME=VALUE
+    // --dry-run: LLM blocks hand each fully rendered request here instead of sending it.
+    std::function<void(const Json&)> on_dry_run_request;
 };
 
 class Block {
@@ -85,6 +98,9 @@ class Block {
     // stores the delta with each finished batch and replays all deltas on resume.
     virtual std::string take_state_delta() { return {}; }
     virtual void restore_state(const std::vector<std::string>& /*deltas_in_order*/) {}
+
+    // Extra figures for metadata.json (LLM blocks: requests, tokens, latency); null when none.
+    virtual Json metrics() const { return nullptr; }
 
   private:
     std::string name_;

@@ -81,11 +81,13 @@ class RunInterrupted : public std::runtime_error {
 // match the run directory), RunError (I/O), RunInterrupted (stop requested).
 RunSummary run_flow(const Flow& flow, const RunOptions& options);
 
-// --dry-run: the first `n` input records through every block, in memory, with
-// nothing written and no run directory. Rows and rejected rows come back in order.
+// --dry-run: the first `n` input records through the blocks, in memory, with
+// nothing written and no run directory. Rows and rejected rows come back in order;
+// the first LLM block renders its requests into `requests` and the preview stops there.
 struct Preview {
     std::vector<Record> rows;
     std::vector<Record> rejected;
+    std::vector<Json> requests;  // LLM requests rendered by the first LLM block (nothing is sent)
 };
 Preview preview_flow(const Flow& flow, const RunOptions& options, size_t n);
 

@@ -60,6 +60,10 @@ struct Flow {
     InputSpec input;
     std::vector<std::string> plugins;     // resolved paths
     std::vector<BlockSpec> blocks;
+    Json llm_defaults = Json::object();        // top-level `llm:` (params substituted)
+    Json sampling_defaults = Json::object();   // top-level `sampling:`
+    Json llm_overrides = Json::object();       // --set llm.NAME=VALUE
+    Json sampling_overrides = Json::object();  // --set sampling.NAME=VALUE
 
     // Identity of what the flow does: blocks, configs, params and input rules,
     // independent of formatting and comments. A resume compares it.
@@ -67,7 +71,8 @@ struct Flow {
 };
 
 struct FlowOptions {
-    std::map<std::string, std::string> overrides;  // --set NAME=VALUE (VALUE read as a YAML scalar)
+    std::map<std::string, std::string> overrides;  // --set NAME=VALUE (VALUE read as a YAML scalar);
+                                                   // llm.NAME and sampling.NAME set LLM options
     bool load_plugins = true;                      // load `plugins:` so their block types validate
 };
 

@@ -16,7 +16,7 @@
 #include <string>
 
 // Bumped whenever Block, Emitter, BlockEnv, BlockType or BlockRegistry change shape.
-#define SYNTHFORGE_PLUGIN_API_VERSION 1
+#define SYNTHFORGE_PLUGIN_API_VERSION 2
 #define SYNTHFORGE_PLUGIN_ENTRY_NAME "synthforge_plugin_entry"
 #define SYNTHFORGE_PLUGIN_EXPORT __attribute__((visibility("default")))
 

@@ -6,6 +6,7 @@
 // so a run killed at any moment resumes with no row missing or doubled.
 
 #include "synthforge/data/record.h"
+#include "synthforge/llm/response_cache.h"
 
 #include <cstdint>
 #include <filesystem>
@@ -34,7 +35,7 @@ struct BatchCommit {
     std::map<std::string, std::string> state_deltas;  // block name -> delta (non-empty only)
 };
 
-class RunStore {
+class RunStore : public llm::ResponseCache {
   public:
     // Opens or creates the store. Throws RunError when the file cannot be opened.
     explicit RunStore(const std::filesystem::path& path);
@@ -61,8 +62,8 @@ class RunStore {
 
     // LLM response cache, keyed by a hash of the full request and backend. Each put
     // commits at once, so a response is never paid for twice.
-    std::optional<std::string> cached_response(const std::string& key) const;
-    void put_response(const std::string& key, const std::string& response);
+    std::optional<std::string> cached_response(const std::string& key) const override;
+    void put_response(const std::string& key, const std::string& response) override;
 
   private:
     void exec(const char* sql);

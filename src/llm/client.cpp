@@ -1,0 +1,111 @@
+#include "synthforge/llm/client.h"
+
+
+#include <fmt/format.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <chrono>
+#include <deque>
+
+namespace synthforge::llm {
+namespace {
+
+double percentile(std::vector<double> v, double p) {
+    if (v.empty()) return 0;
+    std::sort(v.begin(), v.end());
+    size_t i = static_cast<size_t>(p * (v.size() - 1) + 0.5);
+    return v[std::min(i, v.size() - 1)];
+}
+
+}  // namespace
+
+Json ClientStats::to_json() const {
+    return {{"requests", requests},
+            {"cached", cached},
+            {"sent", sent},
+            {"failures", failures},
+            {"retries", attempts > sent ? attempts - sent : 0},
+            {"prompt_tokens", prompt_tokens},
+            {"completion_tokens", completion_tokens},
+            {"completion_tokens_per_s", busy_seconds > 0 ? completion_tokens / busy_seconds : 0.0},
+            {"latency_ms", {{"p50", percentile(latencies_ms, 0.5)},
+                            {"p90", percentile(latencies_ms, 0.9)},
+                            {"p99", percentile(latencies_ms, 0.99)}}}};
+}
+
+Client::Client(std::unique_ptr<Backend> backend, ResponseCache* cache)
+    : backend_(std::move(backend)), cache_(cache), identity_(backend_->identity()) {}
+
+std::string Client::cache_key(const Request& request) const {
+    std::string text = identity_ + "\n" + request.to_json().dump();
+    XXH128_hash_t h = XXH3_128bits(text.data(), text.size());
+    return fmt::format("{:016x}{:016x}", h.high64, h.low64);
+}
+
+ClientStats Client::stats() const {
+    std::lock_guard lock(mutex_);
+    return stats_;
+}
+
+std::vector<Outcome> Client::run(std::vector<Request> requests,
+                                 const std::function<void(const ClientStats&)>& on_progress) {
+    std::vector<Outcome> outcomes(requests.size());
+    std::vector<std::string> keys(requests.size());
+    std::deque<size_t> pending;
+    for (size_t i = 0; i < requests.size(); ++i) {
+        keys[i] = cache_key(requests[i]);
+        if (cache_) {
+            if (auto hit = cache_->cached_response(keys[i])) {
+                Response r = Response::from_json(Json::parse(*hit));
+                r.cached = true;
+                r.latency_ms = 0;
+                outcomes[i].response = std::move(r);
+                std::lock_guard lock(mutex_);
+                ++stats_.requests;
+                ++stats_.cached;
+                continue;
+            }
+        }
+        pending.push_back(i);
+    }
+    const size_t window = std::max<size_t>(1, backend_->max_in_flight());
+    size_t in_flight = 0;
+    auto busy_since = std::chrono::steady_clock::now();
+    while (!pending.empty() || in_flight > 0) {
+        while (!pending.empty() && in_flight < window) {
+            size_t i = pending.front();
+            pending.pop_front();
+            if (in_flight == 0) busy_since = std::chrono::steady_clock::now();
+            backend_->submit(i, std::move(requests[i]));
+            ++in_flight;
+        }
+        for (auto& [id, outcome] : backend_->wait(std::chrono::milliseconds(200))) {
+            --in_flight;
+            {
+                std::lock_guard lock(mutex_);
+                ++stats_.requests;
+                ++stats_.sent;
+                stats_.attempts += std::max(1, outcome.attempts);
+                if (outcome.ok()) {
+                    stats_.prompt_tokens += outcome.response->usage.prompt_tokens;
+                    stats_.completion_tokens += outcome.response->usage.completion_tokens;
+                    stats_.latencies_ms.push_back(outcome.response->latency_ms);
+                } else {
+                    ++stats_.failures;
+                }
+                if (in_flight == 0)
+                    stats_.busy_seconds +=
+                        std::chrono::duration<double>(std::chrono::steady_clock::now() - busy_since).count();
+            }
+            // Stored at once, each in its own transaction: a crash right after never
+            // pays for this answer again.
+            if (outcome.ok() && cache_) cache_->put_response(keys[id], outcome.response->to_json().dump());
+            outcomes[id] = std::move(outcome);
+            if (on_progress) on_progress(stats());
+        }
+    }
+    return outcomes;
+}
+
+}  // namespace synthforge::llm

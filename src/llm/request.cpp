@@ -1,0 +1,54 @@
+#include "synthforge/llm/request.h"
+
+namespace synthforge::llm {
+
+Json Request::to_json() const {
+    // Every field, always, in a fixed order: two requests that would be sent the
+    // same way serialise to the same bytes, which is what the cache key hashes.
+    Json j = Json::object();
+    if (is_chat()) {
+        Json messages = Json::array();
+        for (const auto& m : this->messages) messages.push_back({{"role", m.role}, {"content", m.content}});
+        j["messages"] = std::move(messages);
+    } else {
+        j["prompt"] = prompt;
+    }
+    const auto& s = sampling;
+    j["sampling"] = {{"mode", s.mode == SamplingMode::deterministic ? "deterministic" : "stochastic"},
+                     {"temperature", s.temperature},
+                     {"top_p", s.top_p},
+                     {"top_k", s.top_k},
+                     {"min_p", s.min_p},
+                     {"max_tokens", s.max_tokens},
+                     {"stop", s.stop},
+                     {"seed", s.seed ? Json(*s.seed) : Json()},
+                     {"presence_penalty", s.presence_penalty},
+                     {"frequency_penalty", s.frequency_penalty}};
+    j["json_schema"] = json_schema ? *json_schema : Json();
+    j["grammar"] = grammar;
+    j["n_probs"] = n_probs;
+    return j;
+}
+
+Json Response::to_json() const {
+    return {{"text", text},
+            {"finish_reason", finish_reason},
+            {"usage", {{"prompt_tokens", usage.prompt_tokens}, {"completion_tokens", usage.completion_tokens}}},
+            {"latency_ms", latency_ms},
+            {"endpoint", endpoint}};
+}
+
+Response Response::from_json(const Json& j) {
+    Response r;
+    r.text = j.value("text", "");
+    r.finish_reason = j.value("finish_reason", "");
+    if (j.contains("usage")) {
+        r.usage.prompt_tokens = j["usage"].value("prompt_tokens", int64_t{0});
+        r.usage.completion_tokens = j["usage"].value("completion_tokens", int64_t{0});
+    }
+    r.latency_ms = j.value("latency_ms", 0.0);
+    r.endpoint = j.value("endpoint", "");
+    return r;
+}
+
+}  // namespace synthforge::llm
