@@ -81,7 +81,7 @@ def check(cond, msg):
         sys.exit(1)
 
 
-def kill_and_resume(r, flow, inp, ref_out, ref_rej, rng):
+def kill_and_resume(r, flow, inp, ref_out, ref_rej, rng, full_run_s):
     out = r.work / "killed.jsonl"
     run_dir = r.work / "killed-run"
     kills = 0
@@ -93,7 +93,8 @@ def kill_and_resume(r, flow, inp, ref_out, ref_rej, rng):
         p = subprocess.Popen(r.cmd(flow, inp, out, run_dir, resume=started), stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE, text=True)
         started = True
-        delay = rng.uniform(0.01, 0.35)
+        # Kill anywhere in a run's life: start-up, batches, stage changes, output writing.
+        delay = rng.uniform(0.02, 1.0) * full_run_s
         try:
             p.wait(timeout=delay)
         except subprocess.TimeoutExpired:
@@ -137,7 +138,9 @@ def main():
         inp = work / "input.jsonl"
         make_input(inp, 30000, rng)
 
+        t0 = time.monotonic()
         ref = r.run(flow, inp, work / "ref.jsonl", work / "ref-run")
+        full_run_s = time.monotonic() - t0
         check(ref.returncode == 0, f"reference run failed: {ref.stderr}")
         ref_out = (work / "ref.jsonl").read_bytes()
         ref_rej = (work / "ref-run" / "rejects.jsonl").read_bytes()
@@ -164,12 +167,12 @@ def main():
         again = r.run(flow, inp, work / "again.jsonl", work / "again-run")
         check(again.returncode == 0 and (work / "again.jsonl").read_bytes() == ref_out, "re-run differs")
 
-        kill_and_resume(r, flow, inp, ref_out, ref_rej, rng)
+        kill_and_resume(r, flow, inp, ref_out, ref_rej, rng, full_run_s)
 
         # SIGINT: clean stop with a resume hint, then a resume that completes identically.
         out = work / "int.jsonl"
         p = subprocess.Popen(r.cmd(flow, inp, out, work / "int-run"), stderr=subprocess.PIPE, text=True)
-        time.sleep(0.25)
+        time.sleep(full_run_s * 0.5)
         p.send_signal(signal.SIGINT)
         err = p.communicate(timeout=60)[1]
         if p.returncode != 0:
