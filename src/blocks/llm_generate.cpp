@@ -194,7 +194,9 @@ class LlmGenerate : public Block {
         while (!todo.empty()) {
             std::vector<llm::Request> requests;
             for (size_t i : todo) requests.push_back(jobs[i].request);
-            auto outcomes = client.run(std::move(requests));
+            auto outcomes = client.run(std::move(requests), [this](const llm::ClientStats&) {
+                if (env_.on_progress) env_.on_progress();
+            });
             std::vector<size_t> again;
             for (size_t k = 0; k < todo.size(); ++k) {
                 size_t i = todo[k];

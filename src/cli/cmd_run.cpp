@@ -115,6 +115,15 @@ int run(const RunArgs& a) {
         if (s.rows_rejected) fmt::print(stderr, "rejected rows with reasons: {}\n", s.rejects.string());
         fmt::print(stderr, "run directory: {}\n", s.run_dir.string());
     }
+    if (s.llm_failures) {
+        // The run finished and every row is accounted for, but some model calls failed:
+        // scripts must notice, so the exit code says so.
+        fmt::print(stderr,
+                   "synthforge: {} LLM request{} failed after all attempts; their records are in {} with the "
+                   "reason\n",
+                   s.llm_failures, s.llm_failures == 1 ? "" : "s", s.rejects.string());
+        return 1;
+    }
     return 0;
 }
 

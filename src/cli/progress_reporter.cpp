@@ -45,6 +45,12 @@ void ProgressReporter::operator()(const Progress& p) {
         line += fmt::format(" | {:.0f}%", frac * 100);
         if (frac > 0.01 && frac < 1) line += " ETA " + duration(p.elapsed_seconds * (1 - frac) / frac);
     }
+    if (p.llm_requests || p.llm_in_flight) {
+        line += fmt::format(" | llm {} done, {} in flight, {} retries", human_count(p.llm_requests),
+                            p.llm_in_flight, human_count(p.llm_retries));
+        if (p.llm_failures) line += fmt::format(", {} failed", human_count(p.llm_failures));
+        if (p.llm_busy_seconds > 0) line += fmt::format(", {:.0f} tok/s", p.llm_completion_tokens / p.llm_busy_seconds);
+    }
     if (p.blocks) {
         line += " |";
         for (const auto& b : *p.blocks)

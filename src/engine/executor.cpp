@@ -153,6 +153,7 @@ class Executor {
         instantiate_blocks();
         plan_stages();
         for (size_t s = 0; s < stages_.size(); ++s) {
+            current_stage_ = static_cast<int>(s);
             std::string done_key = "stage_" + std::to_string(s) + "_complete";
             if (store_->meta(done_key)) continue;
             if (s == 0) run_input_stage();
@@ -208,6 +209,7 @@ class Executor {
         pool_ = std::make_unique<llm::ClientPool>(store_.get(), flow_.path.parent_path());
         BlockEnv env = block_env(flow_, options_);
         env.llm = pool_.get();
+        env.on_progress = [this] { report_progress(current_stage_, false); };
         for (const auto& spec : flow_.blocks) {
             const BlockType* type = BlockRegistry::global().find(spec.type);
             if (!type) throw ConfigError("block '" + spec.name + "': unknown block type '" + spec.type + "'");
@@ -391,6 +393,8 @@ class Executor {
         summary.rows_in = input_stats_.rows_in;
         summary.blocks = stats_;
         summary.seconds = seconds_since(start_);
+        for (const auto& b : blocks_)
+            if (Json m = b->metrics(); m.is_object()) summary.llm_failures += m.value("failures", uint64_t{0});
         store_->set_meta("finished_at", utc_now());
         write_metadata("complete", "", &summary);
         report_progress(last, true);
@@ -455,6 +459,15 @@ class Executor {
     void report_progress(int stage, bool finished) {
         if (!options_.on_progress) return;
         Progress p;
+        if (pool_) {
+            llm::ClientStats t = pool_->totals();
+            p.llm_requests = t.requests;
+            p.llm_in_flight = t.in_flight;
+            p.llm_retries = t.attempts > t.sent ? t.attempts - t.sent : 0;
+            p.llm_failures = t.failures;
+            p.llm_completion_tokens = t.completion_tokens;
+            p.llm_busy_seconds = t.busy_seconds;
+        }
         p.stage = stage;
         p.stages = static_cast<int>(stages_.size());
         p.rows_read = rows_read_session_;
@@ -527,6 +540,7 @@ class Executor {
     uint64_t rejected_session_ = 0;
     uint64_t rows_written_ = 0;
     BlockStats input_stats_;
+    int current_stage_ = 0;
 };
 
 // Rows held in memory, for previews.

@@ -25,6 +25,7 @@ Json ClientStats::to_json() const {
             {"cached", cached},
             {"sent", sent},
             {"failures", failures},
+            {"in_flight", in_flight},
             {"retries", attempts > sent ? attempts - sent : 0},
             {"prompt_tokens", prompt_tokens},
             {"completion_tokens", completion_tokens},
@@ -79,6 +80,10 @@ std::vector<Outcome> Client::run(std::vector<Request> requests,
             if (in_flight == 0) busy_since = std::chrono::steady_clock::now();
             backend_->submit(i, std::move(requests[i]));
             ++in_flight;
+            {
+                std::lock_guard lock(mutex_);
+                ++stats_.in_flight;
+            }
         }
         for (auto& [id, outcome] : backend_->wait(std::chrono::milliseconds(200))) {
             --in_flight;
@@ -86,6 +91,7 @@ std::vector<Outcome> Client::run(std::vector<Request> requests,
                 std::lock_guard lock(mutex_);
                 ++stats_.requests;
                 ++stats_.sent;
+                --stats_.in_flight;
                 stats_.attempts += std::max(1, outcome.attempts);
                 if (outcome.ok()) {
                     stats_.prompt_tokens += outcome.response->usage.prompt_tokens;
@@ -102,8 +108,8 @@ std::vector<Outcome> Client::run(std::vector<Request> requests,
             // pays for this answer again.
             if (outcome.ok() && cache_) cache_->put_response(keys[id], outcome.response->to_json().dump());
             outcomes[id] = std::move(outcome);
-            if (on_progress) on_progress(stats());
         }
+        if (on_progress) on_progress(stats());
     }
     return outcomes;
 }

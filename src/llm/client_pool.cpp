@@ -107,3 +107,23 @@ Json ClientPool::stats_json() const {
 }
 
 }  // namespace synthforge::llm
+
+namespace synthforge::llm {
+ClientStats ClientPool::totals() const {
+    std::lock_guard lock(mutex_);
+    ClientStats t;
+    for (const auto& [_, client] : clients_) {
+        ClientStats s = client->stats();
+        t.requests += s.requests;
+        t.cached += s.cached;
+        t.sent += s.sent;
+        t.failures += s.failures;
+        t.attempts += s.attempts;
+        t.in_flight += s.in_flight;
+        t.prompt_tokens += s.prompt_tokens;
+        t.completion_tokens += s.completion_tokens;
+        t.busy_seconds += s.busy_seconds;
+    }
+    return t;
+}
+}  // namespace synthforge::llm

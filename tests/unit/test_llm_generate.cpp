@@ -217,7 +217,7 @@ TEST(LlmGenerate, FailedRequestsAndTemplateErrorsAreRejectedWithReasons) {
         return o;
     };
     g.input({"b"});
-    g.run("t");
+    EXPECT_EQ(g.run("t").llm_failures, 1u);  // the CLI turns this into exit code 1
     auto r2 = read_jsonl(g.dir / "t" / "rejects.jsonl");
     ASSERT_EQ(r2.size(), 1u);
     EXPECT_EQ(r2[0]["_reason"], "LLM request failed: http://x/v1: gave up after 5 attempts: HTTP 503");

@@ -74,6 +74,8 @@ struct BlockEnv {
     Json sampling_overrides = Json::object();  // --set sampling.NAME=VALUE
     // --dry-run: LLM blocks hand each fully rendered request here instead of sending it.
     std::function<void(const Json&)> on_dry_run_request;
+    // Long-running blocks call this now and then, so progress shows during a batch.
+    std::function<void()> on_progress;
 };
 
 class Block {

@@ -40,6 +40,9 @@ struct Progress {
     double elapsed_seconds = 0;      // this process
     const std::vector<BlockStats>* blocks = nullptr;
     bool finished = false;
+    // LLM calls so far in this process (all zero for flows without LLM blocks).
+    uint64_t llm_requests = 0, llm_in_flight = 0, llm_retries = 0, llm_failures = 0, llm_completion_tokens = 0;
+    double llm_busy_seconds = 0;
 };
 
 struct RunOptions {
@@ -68,6 +71,7 @@ struct RunSummary {
     std::vector<BlockStats> blocks;
     bool resumed = false;
     double seconds = 0;
+    uint64_t llm_failures = 0;  // LLM requests that failed after all attempts (their rows are rejected)
 };
 
 // Raised between batches when stop_requested was set: everything finished so far is

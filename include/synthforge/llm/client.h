@@ -23,6 +23,7 @@ struct ClientStats {
     uint64_t sent = 0;              // sent to the backend
     uint64_t failures = 0;          // ended without a response
     uint64_t attempts = 0;          // backend attempts, retries included
+    uint64_t in_flight = 0;         // sent and not yet answered
     uint64_t prompt_tokens = 0;
     uint64_t completion_tokens = 0;
     std::vector<double> latencies_ms;  // of responses from the backend

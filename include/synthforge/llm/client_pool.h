@@ -44,6 +44,8 @@ class ClientPool {
     Client& get(const Json& llm_config);
     // Stats of every client, keyed by backend identity.
     Json stats_json() const;
+    // All clients added up (latencies left out).
+    ClientStats totals() const;
 
   private:
     ResponseCache* cache_;
