@@ -30,19 +30,6 @@ constexpr const char* kSchema = R"json({
   }
 })json";
 
-const char* type_name(const Json& v) {
-    switch (v.type()) {
-        case Json::value_t::null: return "null";
-        case Json::value_t::boolean: return "bool";
-        case Json::value_t::string: return "string";
-        case Json::value_t::array: return "list";
-        case Json::value_t::object: return "object";
-        case Json::value_t::number_integer:
-        case Json::value_t::number_unsigned:
-        case Json::value_t::number_float: return "number";
-        default: return "binary";
-    }
-}
 
 class ExplodeBlock final : public Block {
   public:
@@ -60,7 +47,7 @@ class ExplodeBlock final : public Block {
                 continue;
             }
             if (!it->is_array()) {
-                out.reject(std::move(row), "column '" + column_ + "' is not a list (got " + type_name(*it) + ")");
+                out.reject(std::move(row), "column '" + column_ + "' is not a list (got " + json_type_name(*it) + ")");
                 continue;
             }
             if (it->empty()) {

@@ -80,19 +80,6 @@ bool takes_no_value(Op op) {
 }
 bool is_ordering(Op op) { return op == Op::Lt || op == Op::Le || op == Op::Gt || op == Op::Ge; }
 
-const char* type_name(const Json& v) {
-    switch (v.type()) {
-        case Json::value_t::null: return "null";
-        case Json::value_t::boolean: return "bool";
-        case Json::value_t::string: return "string";
-        case Json::value_t::array: return "list";
-        case Json::value_t::object: return "object";
-        case Json::value_t::number_integer:
-        case Json::value_t::number_unsigned:
-        case Json::value_t::number_float: return "number";
-        default: return "binary";
-    }
-}
 
 // Cuts `s` to at most `max_bytes` without splitting a UTF-8 sequence.
 std::string_view utf8_prefix(std::string_view s, size_t max_bytes) {
@@ -171,13 +158,13 @@ class Condition {
         value_text_ = brief(value_);
 
         if (length_ != Length::None && op_ != Op::In && op_ != Op::NotIn && !value_.is_number())
-            throw ConfigError(where + ".value: a length is compared with a number, not a " + type_name(value_));
+            throw ConfigError(where + ".value: a length is compared with a number, not a " + json_type_name(value_));
         if (is_ordering(op_) && !value_.is_number() && !value_.is_string())
             throw ConfigError(where + ".value: op '" + op_name_ + "' compares with a number or a string, not a " +
-                              type_name(value_));
+                              json_type_name(value_));
         if (op_ == Op::In || op_ == Op::NotIn) {
             if (!value_.is_array())
-                throw ConfigError(where + ".value: op '" + op_name_ + "' needs a list, not a " + type_name(value_));
+                throw ConfigError(where + ".value: op '" + op_name_ + "' needs a list, not a " + json_type_name(value_));
             // Strings (the common case: languages, labels) are looked up by hash; other items by a scan.
             for (const auto& item : value_) {
                 if (item.is_string()) strings_.insert(item.get<std::string>());
@@ -222,7 +209,7 @@ class Condition {
         }
         if (length_ == Length::None) return compare(*v, why);
         if (!v->is_string()) {
-            if (why) *why = label_ + ": column '" + column_ + "' is not a string (got " + type_name(*v) + ")";
+            if (why) *why = label_ + ": column '" + column_ + "' is not a string (got " + json_type_name(*v) + ")";
             return false;
         }
         const auto& s = v->get_ref<const std::string&>();
@@ -249,8 +236,8 @@ class Condition {
                 const bool comparable = (a.is_number() && value_.is_number()) || (a.is_string() && value_.is_string());
                 if (!comparable)
                     return fail(why, a,
-                                "not " + op_name_ + " " + value_text_ + " (cannot compare a " + type_name(a) +
-                                    " with a " + type_name(value_) + ")");
+                                "not " + op_name_ + " " + value_text_ + " (cannot compare a " + json_type_name(a) +
+                                    " with a " + json_type_name(value_) + ")");
                 // nlohmann compares mixed integer/float numerically and strings bytewise,
                 // which for UTF-8 is code point order.
                 bool ok = false;
@@ -280,14 +267,14 @@ class Condition {
                         if (item == value_) found = true;
                 } else {
                     return fail(why, a,
-                                std::string("cannot look for ") + value_text_ + " in a " + type_name(a));
+                                std::string("cannot look for ") + value_text_ + " in a " + json_type_name(a));
                 }
                 if (found == (op_ == Op::Contains)) return true;
                 return fail(why, a, found ? "contains " + value_text_ : "does not contain " + value_text_);
             }
             case Op::Matches:
             case Op::NotMatches: {
-                if (!a.is_string()) return fail(why, a, std::string("not a string (got ") + type_name(a) + ")");
+                if (!a.is_string()) return fail(why, a, std::string("not a string (got ") + json_type_name(a) + ")");
                 const bool found = RE2::PartialMatch(a.get_ref<const std::string&>(), *regex_);
                 if (found == (op_ == Op::Matches)) return true;
                 return fail(why, a, found ? "matches " + value_text_ : "does not match " + value_text_);

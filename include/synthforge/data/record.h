@@ -21,6 +21,9 @@ struct SourcePos {
     std::string str() const { return line ? file + ":" + std::to_string(line) : file; }
 };
 
+// How messages name a value's type: null, bool, number, string, list, object.
+const char* json_type_name(const Json& value);
+
 // Reserved columns that the engine adds to rejected rows.
 inline constexpr const char* kRejectedByColumn = "_rejected_by";
 inline constexpr const char* kReasonColumn = "_reason";
