@@ -24,42 +24,42 @@ namespace synthforge::llm {
 
 // Per-endpoint overrides; a value <= 0 (or < 0 for the rates) keeps the backend-wide default.
 struct OpenAiEndpointOptions {
-    std::string base_url;               // e.g. http://10.0.0.5:8000/v1
-    int max_concurrency = 0;            // window cap for this endpoint; 0 = OpenAiBackendOptions::max_concurrency
-    double requests_per_minute = -1;    // < 0 = backend default; 0 = unlimited
-    double tokens_per_minute = -1;      // < 0 = backend default; 0 = unlimited
+    std::string base_url;             // e.g. http://10.0.0.5:8000/v1
+    int max_concurrency = 0;          // window cap for this endpoint; 0 = OpenAiBackendOptions::max_concurrency
+    double requests_per_minute = -1;  // < 0 = backend default; 0 = unlimited
+    double tokens_per_minute = -1;    // < 0 = backend default; 0 = unlimited
 };
 
 struct OpenAiBackendOptions {
-    std::vector<std::string> base_urls;          // equivalent replicas, e.g. http://127.0.0.1:8080/v1
+    std::vector<std::string> base_urls;            // equivalent replicas, e.g. http://127.0.0.1:8080/v1
     std::vector<OpenAiEndpointOptions> endpoints;  // more replicas, with their own limits (added after base_urls)
-    std::string model;                           // "model" field of every request; part of identity()
-    std::string api_key_env;                     // name of the env var holding the key; "" = send no key
-    bool use_completions_endpoint = false;       // raw prompts: true -> /completions; false -> one user message
-                                                 // on /chat/completions. Chat requests always use the latter.
-    int max_concurrency = 16;                    // in-flight requests per endpoint (the adaptive window's ceiling)
-    double requests_per_minute = 0;              // per endpoint; 0 = unlimited
-    double tokens_per_minute = 0;                // per endpoint, prompt chars/4 + max_tokens; 0 = unlimited
-    double timeout_s = 120;                      // whole-attempt timeout (connect + send + wait + receive)
-    double connect_timeout_s = 10;               // TCP (+TLS) connect timeout per attempt
-    int max_attempts = 5;                        // attempts per request, the first one included
-    double backoff_base_s = 0.5;                 // retry n sleeps uniform(0, min(cap, base * 2^n))
-    double backoff_cap_s = 30;                   // ceiling of the backoff window above
-    int eject_after_failures = 5;                // consecutive endpoint failures before it is taken out of rotation
-    double probe_after_s = 10;                   // an ejected endpoint gets one probe request after this long
-    double all_down_timeout_s = 300;             // queued requests fail once every endpoint was down this long
-    double max_retry_after_s = 600;              // larger Retry-After values are clamped to this
+    std::string model;                             // "model" field of every request; part of identity()
+    std::string api_key_env;                       // name of the env var holding the key; "" = send no key
+    bool use_completions_endpoint = false;         // raw prompts: true -> /completions; false -> one user message
+                                                   // on /chat/completions. Chat requests always use the latter.
+    int max_concurrency = 16;                      // in-flight requests per endpoint (the adaptive window's ceiling)
+    double requests_per_minute = 0;                // per endpoint; 0 = unlimited
+    double tokens_per_minute = 0;                  // per endpoint, prompt chars/4 + max_tokens; 0 = unlimited
+    double timeout_s = 120;                        // whole-attempt timeout (connect + send + wait + receive)
+    double connect_timeout_s = 10;                 // TCP (+TLS) connect timeout per attempt
+    int max_attempts = 5;                          // attempts per request, the first one included
+    double backoff_base_s = 0.5;                   // retry n sleeps uniform(0, min(cap, base * 2^n))
+    double backoff_cap_s = 30;                     // ceiling of the backoff window above
+    int eject_after_failures = 5;                  // consecutive endpoint failures before it is taken out of rotation
+    double probe_after_s = 10;                     // an ejected endpoint gets one probe request after this long
+    double all_down_timeout_s = 300;               // queued requests fail once every endpoint was down this long
+    double max_retry_after_s = 600;                // larger Retry-After values are clamped to this
 };
 
 // A snapshot for progress lines and run metadata.
 struct OpenAiEndpointStats {
-    std::string base_url;         // credentials in the URL, if any, are masked
-    uint64_t attempts = 0;        // transfers started on this endpoint
-    uint64_t successes = 0;       // attempts that returned a usable response
-    uint64_t errors = 0;          // attempts that failed (any reason)
-    uint64_t in_flight = 0;       // transfers running now
-    int window = 0;               // current adaptive concurrency window
-    bool ejected = false;         // out of rotation, waiting for a probe
+    std::string base_url;                       // credentials in the URL, if any, are masked
+    uint64_t attempts = 0;                      // transfers started on this endpoint
+    uint64_t successes = 0;                     // attempts that returned a usable response
+    uint64_t errors = 0;                        // attempts that failed (any reason)
+    uint64_t in_flight = 0;                     // transfers running now
+    int window = 0;                             // current adaptive concurrency window
+    bool ejected = false;                       // out of rotation, waiting for a probe
     double p50_ms = 0, p95_ms = 0, p99_ms = 0;  // latency of recent successful attempts
 };
 

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Dispatch overhead of the openai backend: requests/s through make_openai_backend() against
+# nginx answering a fixed chat completion, next to wrk against the same nginx at the same
+# concurrency. The ratio says how close the backend's one event-loop thread (plus the
+# submit/wait hand-off) gets to a bare HTTP load generator; the target is >= 50%. A bare libcurl
+# multi loop (raw_curl_driver.cpp) runs too: it is the ceiling for any libcurl client, and tells
+# how much of the gap is libcurl's and how much the backend's.
+#
+#   bench/http_dispatch.sh [CONCURRENCY=32] [SECONDS=3] [ROUNDS=3]
+#
+# The two clients take turns, ROUNDS times SECONDS each, and the medians are compared, so a
+# neighbour's burst of CPU use on a shared machine skews one round rather than the ratio.
+#
+# Needs: wrk and nginx (apt-get install wrk nginx-light), a built tree (make), g++.
+# BUILD_DIR overrides build/. Nothing leaves the loopback interface.
+set -euo pipefail
+
+CONCURRENCY=${1:-32}
+SECONDS_EACH=${2:-3}
+ROUNDS=${3:-3}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD_DIR:-$ROOT/build}
+
+for tool in wrk nginx g++ python3; do
+  command -v "$tool" >/dev/null || { echo "http_dispatch: '$tool' not found (apt-get install wrk nginx-light)" >&2; exit 2; }
+done
+[ -f "$BUILD/lib/libsynthforge.so" ] || { echo "http_dispatch: $BUILD/lib/libsynthforge.so missing: run make" >&2; exit 2; }
+
+TMP=$(mktemp -d)
+NGINX_PID=
+cleanup() {
+  if [ -n "$NGINX_PID" ]; then kill "$NGINX_PID" 2>/dev/null || true; wait "$NGINX_PID" 2>/dev/null || true; fi
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# The drivers are rebuilt only when their source or the library changed.
+DRIVER=$BUILD/bench/http_dispatch_driver
+RAW=$BUILD/bench/raw_curl_driver
+mkdir -p "$BUILD/bench"
+if [ ! -x "$DRIVER" ] || [ "$ROOT/bench/http_dispatch_driver.cpp" -nt "$DRIVER" ] || [ "$BUILD/lib/libsynthforge.so" -nt "$DRIVER" ]; then
+  g++ -std=c++20 -O2 -I"$ROOT/include" -I"$ROOT/src" "$ROOT/bench/http_dispatch_driver.cpp" \
+      -L"$BUILD/lib" -lsynthforge -Wl,-rpath,"$BUILD/lib" -o "$DRIVER"
+fi
+if [ ! -x "$RAW" ] || [ "$ROOT/bench/raw_curl_driver.cpp" -nt "$RAW" ]; then
+  g++ -std=c++20 -O2 "$ROOT/bench/raw_curl_driver.cpp" -lcurl -o "$RAW"
+fi
+
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+sed -e "s|@PREFIX@|$TMP|g" -e "s|@PORT@|$PORT|g" "$ROOT/bench/nginx.conf.in" > "$TMP/nginx.conf"
+nginx -p "$TMP" -c "$TMP/nginx.conf" -e "$TMP/error.log" &
+NGINX_PID=$!
+for _ in $(seq 100); do
+  python3 -c "import socket; socket.create_connection(('127.0.0.1', $PORT), 0.2)" 2>/dev/null && break
+  sleep 0.05
+done
+URL="http://127.0.0.1:$PORT/v1"
+
+echo "nginx on 127.0.0.1:$PORT (1 worker); $CONCURRENCY connections; $ROUNDS rounds of ${SECONDS_EACH}s each; nproc=$(nproc)"
+WRK_ALL=()
+RAW_ALL=()
+BACKEND_ALL=()
+rps() { awk '{for (i = 1; i < NF; i++) if ($i == "requests/s") print $(i + 1)}'; }
+for round in $(seq "$ROUNDS"); do
+  WRK_OUT=$(wrk -t1 -c"$CONCURRENCY" -d"${SECONDS_EACH}s" -s "$ROOT/bench/wrk_post.lua" "$URL/chat/completions")
+  WRK_ERRORS=$(awk '/Non-2xx|Socket errors/' <<<"$WRK_OUT")
+  [ -z "$WRK_ERRORS" ] || echo "wrk reported: $WRK_ERRORS"
+  WRK_ALL+=("$(awk '/^Requests\/sec:/ {print $2}' <<<"$WRK_OUT")")
+  RAW_ALL+=("$("$RAW" "$URL" "$SECONDS_EACH" "$CONCURRENCY" | rps)")
+  BACKEND_ALL+=("$("$DRIVER" "$URL" "$SECONDS_EACH" "$CONCURRENCY" | rps)")
+  printf 'round %d: wrk %8.0f   bare libcurl %8.0f   openai backend %8.0f requests/s\n' \
+    "$round" "${WRK_ALL[-1]}" "${RAW_ALL[-1]}" "${BACKEND_ALL[-1]}"
+done
+
+python3 - "${WRK_ALL[*]}" "${RAW_ALL[*]}" "${BACKEND_ALL[*]}" <<'PY'
+import statistics, sys
+wrk, raw, backend = (statistics.median(float(x) for x in arg.split()) for arg in sys.argv[1:4])
+print("wrk (median)                %8.0f requests/s" % wrk)
+print("bare libcurl multi (median) %8.0f requests/s  (%.1f%% of wrk)" % (raw, 100 * raw / wrk))
+print("openai backend (median)     %8.0f requests/s  (%.1f%% of bare libcurl)" % (backend, 100 * backend / raw))
+ratio = backend / wrk
+print("backend / wrk               %8.1f%%  (target >= 50%%: %s)" % (100 * ratio, "met" if ratio >= 0.5 else "NOT met"))
+PY

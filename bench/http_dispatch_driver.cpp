@@ -1,0 +1,64 @@
+// Pushes chat requests through make_openai_backend() against one endpoint for a while and
+// prints the throughput; bench/http_dispatch.sh compares it with wrk against the same server.
+//
+//   http_dispatch_driver URL SECONDS CONCURRENCY
+//
+// The caller side mimics the LLM client: it keeps max_in_flight() requests submitted and
+// collects outcomes with wait(), so the number includes the submit/wait hand-off, not only HTTP.
+
+#include "llm/openai_backend.h"
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+using namespace synthforge::llm;
+
+int main(int argc, char** argv) {
+    if (argc != 4) {
+        std::fprintf(stderr, "usage: %s URL SECONDS CONCURRENCY\n", argv[0]);
+        return 2;
+    }
+    OpenAiBackendOptions opt;
+    opt.base_urls = {argv[1]};
+    opt.model = "bench-model";
+    opt.max_concurrency = std::atoi(argv[3]);
+    opt.timeout_s = 30;
+    const double duration_s = std::atof(argv[2]);
+    auto backend = make_openai_backend(opt);
+
+    Request request;
+    request.messages = {{"system", "You are terse."}, {"user", "benchmark prompt number 12345"}};
+    request.sampling.max_tokens = 64;
+
+    // Keeps max_in_flight() requests submitted until `until`, then drains; returns completions
+    // that finished before `until`, as wrk counts.
+    uint64_t failed = 0;
+    auto run = [&](std::chrono::steady_clock::time_point until) {
+        uint64_t next = 0, done = 0, counted = 0;
+        while (true) {
+            bool open = std::chrono::steady_clock::now() < until;
+            if (!open && done == next) break;
+            while (open && next - done < backend->max_in_flight()) backend->submit(next++, request);
+            for (auto& [id, outcome] : backend->wait(std::chrono::milliseconds(100))) {
+                ++done;
+                if (std::chrono::steady_clock::now() < until) ++counted;
+                if (!outcome.ok() && failed++ < 3)
+                    std::fprintf(stderr, "request %llu failed: %s\n", (unsigned long long)id, outcome.error.c_str());
+            }
+        }
+        return counted;
+    };
+    // Warm-up: open the keep-alive connections before timing, as wrk does before it counts.
+    run(std::chrono::steady_clock::now() + std::chrono::milliseconds(300));
+
+    failed = 0;
+    auto t0 = std::chrono::steady_clock::now();
+    uint64_t total = run(t0 + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                  std::chrono::duration<double>(duration_s)));
+    double s = duration_s;
+    std::printf("requests %llu failed %llu seconds %.3f requests/s %.0f\n", (unsigned long long)total,
+                (unsigned long long)failed, s, static_cast<double>(total) / s);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,573 @@
+// The openai backend against the fixture server (tests/fixture_server/fixture_server.py) on
+// loopback: answer mapping, retries, Retry-After, jitter, timeouts, ejection, limits, secrets.
+
+#include "fixture_server_process.h"
+#include "llm/openai_backend.h"
+#include "synthforge/errors.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <map>
+#include <set>
+
+using namespace synthforge;
+using namespace synthforge::llm;
+using synthforge::testing::FixtureOptions;
+using synthforge::testing::FixtureServerProcess;
+using Ms = std::chrono::milliseconds;
+
+namespace {
+
+constexpr const char* kKeyEnv = "SYNTHFORGE_TEST_OPENAI_KEY";
+constexpr const char* kKey = "sk-fixture-7f3a9c41-DO-NOT-LEAK";
+
+Request chat(const std::string& text) {
+    Request r;
+    r.messages = {{"system", "You are terse."}, {"user", text}};
+    r.sampling.max_tokens = 64;
+    return r;
+}
+
+std::string expected_answer(const std::string& prompt) {
+    return "Here is a response to: " + prompt.substr(0, 60);
+}
+
+OpenAiBackendOptions quick_options(std::vector<std::string> urls) {
+    OpenAiBackendOptions o;
+    o.base_urls = std::move(urls);
+    o.model = "fixture-model";
+    o.timeout_s = 10;
+    o.connect_timeout_s = 2;
+    o.backoff_base_s = 0.05;
+    o.backoff_cap_s = 0.5;
+    o.probe_after_s = 0.2;
+    return o;
+}
+
+// Submits everything under the backend's in-flight bound; returns outcomes by id.
+std::map<uint64_t, Outcome> run_all(Backend& backend, const std::vector<Request>& requests,
+                                    std::chrono::seconds limit = std::chrono::seconds(40)) {
+    std::map<uint64_t, Outcome> results;
+    size_t next = 0, outstanding = 0;
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (results.size() < requests.size() && std::chrono::steady_clock::now() < deadline) {
+        while (next < requests.size() && outstanding < backend.max_in_flight()) {
+            backend.submit(next, requests[next]);
+            ++next;
+            ++outstanding;
+        }
+        for (auto& [id, outcome] : backend.wait(Ms(100))) {
+            EXPECT_FALSE(results.count(id)) << "id " << id << " finished twice";
+            results.emplace(id, std::move(outcome));
+            --outstanding;
+        }
+    }
+    EXPECT_EQ(results.size(), requests.size()) << "timed out waiting for outcomes";
+    return results;
+}
+
+std::vector<Request> numbered(int n, const std::string& stem = "prompt") {
+    std::vector<Request> out;
+    for (int i = 0; i < n; ++i) out.push_back(chat(stem + " #" + std::to_string(i)));
+    return out;
+}
+
+// Receipt times of every request for each prompt, in order, with the status each got.
+std::map<std::string, std::vector<std::pair<double, int>>> by_prompt(const std::vector<Json>& log) {
+    std::map<std::string, std::vector<std::pair<double, int>>> out;
+    for (const auto& e : log) out[e["prompt"].get<std::string>()].emplace_back(e["ts"].get<double>(), e["status"]);
+    for (auto& [_, v] : out) std::sort(v.begin(), v.end());
+    return out;
+}
+
+void expect_all_answered(const std::vector<Request>& requests, const std::map<uint64_t, Outcome>& results) {
+    for (const auto& [id, outcome] : results) {
+        ASSERT_TRUE(outcome.ok()) << "id " << id << ": " << outcome.error;
+        EXPECT_EQ(outcome.response->text, expected_answer(requests[id].messages.back().content)) << "id " << id;
+    }
+}
+
+}  // namespace
+
+TEST(OpenAiBackend, MapsAnswersToPromptsAtConcurrency32) {
+    FixtureServerProcess server;
+    auto opt = quick_options({server.base_url()});
+    opt.max_concurrency = 32;
+    OpenAiBackend backend(opt);
+    EXPECT_EQ(backend.identity(), "openai:fixture-model");
+
+    auto requests = numbered(200);
+    auto results = run_all(backend, requests);
+    expect_all_answered(requests, results);
+    for (const auto& [id, outcome] : results) {
+        EXPECT_EQ(outcome.attempts, 1);
+        EXPECT_EQ(outcome.response->endpoint, server.base_url());
+        EXPECT_EQ(outcome.response->finish_reason, "stop");
+        EXPECT_GT(outcome.response->usage.prompt_tokens, 0);
+        EXPECT_GT(outcome.response->latency_ms, 0);
+    }
+    auto log = server.log();
+    EXPECT_EQ(log.size(), 200u);
+    int peak = 0;
+    for (const auto& e : log) peak = std::max(peak, e["in_flight"].get<int>());
+    EXPECT_LE(peak, 32);
+
+    OpenAiStats s = backend.stats();
+    EXPECT_EQ(s.requests, 200u);
+    EXPECT_EQ(s.completed, 200u);
+    EXPECT_EQ(s.failures, 0u);
+    EXPECT_EQ(s.retries, 0u);
+    EXPECT_EQ(s.in_flight, 0u);
+    ASSERT_EQ(s.endpoints.size(), 1u);
+    EXPECT_EQ(s.endpoints[0].successes, 200u);
+    EXPECT_GT(s.endpoints[0].p50_ms, 0);
+    EXPECT_LE(s.endpoints[0].p50_ms, s.endpoints[0].p99_ms);
+}
+
+TEST(OpenAiBackend, RetriesOn429AndHonoursRetryAfter) {
+    FixtureServerProcess server({.faults = {{"rate_429", 0.3}, {"retry_after", 1}, {"seed", 11}}});
+    auto opt = quick_options({server.base_url()});
+    opt.max_attempts = 10;
+    OpenAiBackend backend(opt);
+
+    auto requests = numbered(40);
+    auto results = run_all(backend, requests);
+    expect_all_answered(requests, results);
+    int retried = 0;
+    for (const auto& [_, o] : results) retried += o.attempts > 1;
+    EXPECT_GT(retried, 0);
+
+    int gaps = 0;
+    for (const auto& [prompt, hits] : by_prompt(server.log())) {
+        for (size_t i = 0; i + 1 < hits.size(); ++i) {
+            ASSERT_EQ(hits[i].second, 429) << prompt;  // only the last request of a prompt succeeded
+            EXPECT_GE(hits[i + 1].first - hits[i].first, 1.0) << prompt << ": retried before Retry-After";
+            ++gaps;
+        }
+        EXPECT_EQ(hits.back().second, 200) << prompt;
+    }
+    EXPECT_GT(gaps, 0);
+    // 429s shrink the adaptive window; 40 requests are too few to grow it back to the ceiling.
+    EXPECT_LT(backend.stats().endpoints[0].window, opt.max_concurrency);
+}
+
+TEST(OpenAiBackend, RetryAfterAsHttpDateIsHonoured) {
+    FixtureServerProcess server(
+        {.faults = {{"rate_429", 0.5}, {"retry_after", 2}, {"retry_after_date", true}, {"seed", 5}}});
+    auto opt = quick_options({server.base_url()});
+    opt.max_attempts = 10;
+    OpenAiBackend backend(opt);
+    auto requests = numbered(6);
+    expect_all_answered(requests, run_all(backend, requests));
+    int gaps = 0;
+    for (const auto& [prompt, hits] : by_prompt(server.log())) {
+        for (size_t i = 0; i + 1 < hits.size(); ++i, ++gaps)
+            EXPECT_GE(hits[i + 1].first - hits[i].first, 1.0) << prompt;  // the date has 1 s resolution
+    }
+    EXPECT_GT(gaps, 0);
+}
+
+TEST(OpenAiBackend, RetryDelaysOf500sAreJittered) {
+    FixtureServerProcess server({.faults = {{"rate_500", 0.5}, {"seed", 3}}});
+    auto opt = quick_options({server.base_url()});
+    opt.backoff_base_s = 0.2;
+    opt.backoff_cap_s = 0.4;
+    opt.max_attempts = 12;
+    opt.eject_after_failures = 1000;  // an ejection would stretch some gaps past the backoff window
+    OpenAiBackend backend(opt);
+    auto requests = numbered(40);
+    auto results = run_all(backend, requests);
+    expect_all_answered(requests, results);
+
+    // First-retry gaps are uniform over [0, 0.2 s]: clearly spread, none longer than the window
+    // by more than scheduling noise.
+    std::vector<double> first_gaps;
+    for (const auto& [prompt, hits] : by_prompt(server.log()))
+        if (hits.size() > 1 && hits[0].second == 500) first_gaps.push_back(hits[1].first - hits[0].first);
+    ASSERT_GE(first_gaps.size(), 8u);
+    auto [lo, hi] = std::minmax_element(first_gaps.begin(), first_gaps.end());
+    EXPECT_GT(*hi - *lo, 0.06) << "retry delays are not spread";
+    std::set<long> distinct;
+    for (double g : first_gaps) distinct.insert(std::lround(g * 1000));
+    EXPECT_GE(distinct.size(), first_gaps.size() / 2);
+    EXPECT_LT(*hi, 0.2 + 0.8);  // the window plus generous scheduling noise on a busy machine
+    EXPECT_GT(backend.stats().retries, 0u);
+}
+
+TEST(OpenAiBackend, ClientErrorIsNotRetried) {
+    Json script = Json::array({{{"match", "^bad request"}, {"status", 400}, {"error", "model 'x' not found"}}});
+    FixtureServerProcess server({.script = script});
+    OpenAiBackend backend(quick_options({server.base_url()}));
+    std::vector<Request> requests = {chat("bad request please"), chat("fine")};
+    auto results = run_all(backend, requests);
+    ASSERT_FALSE(results[0].ok());
+    EXPECT_EQ(results[0].error, server.base_url() + ": HTTP 400: model 'x' not found (not retried)");
+    EXPECT_EQ(results[0].attempts, 1);
+    EXPECT_TRUE(results[1].ok());
+    EXPECT_EQ(by_prompt(server.log())["bad request please"].size(), 1u);
+}
+
+TEST(OpenAiBackend, UnknownModelIs404NotRetried) {
+    FixtureServerProcess server({.model = "served-model"});
+    OpenAiBackend backend(quick_options({server.base_url()}));
+    auto results = run_all(backend, {chat("hello")});
+    ASSERT_FALSE(results[0].ok());
+    EXPECT_NE(results[0].error.find("HTTP 404: model 'fixture-model' not found (not retried)"), std::string::npos)
+        << results[0].error;
+    EXPECT_EQ(server.log().size(), 1u);
+}
+
+TEST(OpenAiBackend, TruncatedGarbledAndResetResponsesAreRetried) {
+    FixtureServerProcess server(
+        {.faults = {{"rate_truncate", 0.15}, {"rate_reset", 0.15}, {"rate_garbage", 0.1}, {"seed", 7}}});
+    auto opt = quick_options({server.base_url()});
+    opt.max_attempts = 12;
+    opt.eject_after_failures = 1000;  // one endpoint: keep it in rotation whatever happens
+    OpenAiBackend backend(opt);
+    auto requests = numbered(60);
+    auto results = run_all(backend, requests);
+    expect_all_answered(requests, results);
+    std::map<std::string, int> faults;
+    for (const auto& e : server.log())
+        if (e["fault"].is_string()) faults[e["fault"]]++;
+    EXPECT_GT(faults["truncate"], 0);
+    EXPECT_GT(faults["reset"], 0);
+    EXPECT_GT(faults["garbage"], 0);
+    // Truncated and garbled bodies each cost one retry. A reset on a reused keep-alive connection
+    // before any byte arrived is re-sent by libcurl itself on a fresh connection, so resets may
+    // cost none (ResetsAreRetryableErrors covers the ones libcurl gives up on).
+    int retries = 0;
+    for (const auto& [_, o] : results) retries += o.attempts - 1;
+    EXPECT_GE(retries, faults["truncate"] + faults["garbage"]);
+    EXPECT_LE(retries, faults["truncate"] + faults["garbage"] + faults["reset"]);
+}
+
+TEST(OpenAiBackend, ResetsAreRetryableErrors) {
+    FixtureServerProcess server({.faults = {{"rate_reset", 1.0}}});
+    auto opt = quick_options({server.base_url()});
+    opt.max_attempts = 3;
+    opt.eject_after_failures = 1000;
+    OpenAiBackend backend(opt);
+    auto results = run_all(backend, {chat("reset me")});
+    ASSERT_FALSE(results[0].ok());
+    EXPECT_EQ(results[0].attempts, 3);
+    EXPECT_EQ(results[0].error.rfind(server.base_url() + ": gave up after 3 attempts: ", 0), 0u) << results[0].error;
+    EXPECT_GE(server.log().size(), 3u);
+}
+
+TEST(OpenAiBackend, HungServerTimesOutAfterMaxAttempts) {
+    FixtureServerProcess server({.faults = {{"hang_rate", 1.0}, {"hang_s", 5}}});
+    auto opt = quick_options({server.base_url()});
+    opt.timeout_s = 0.3;
+    opt.max_attempts = 2;
+    opt.eject_after_failures = 1000;
+    auto t0 = std::chrono::steady_clock::now();
+    {
+        OpenAiBackend backend(opt);
+        auto results = run_all(backend, {chat("anyone there?"), chat("hello?")});
+        double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        EXPECT_LT(elapsed, 3.0);
+        for (const auto& [_, o] : results) {
+            ASSERT_FALSE(o.ok());
+            EXPECT_EQ(o.attempts, 2);
+            EXPECT_EQ(o.error.rfind(server.base_url() + ": gave up after 2 attempts: ", 0), 0u) << o.error;
+            EXPECT_NE(o.error.find("timed out"), std::string::npos) << o.error;
+        }
+        EXPECT_EQ(server.log().size(), 4u);
+        // Destroying the backend with a transfer in flight returns promptly.
+        backend.submit(99, chat("abandoned"));
+        t0 = std::chrono::steady_clock::now();
+    }
+    EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 1.0);
+}
+
+TEST(OpenAiBackend, DeadEndpointIsEjectedAndLiveOneServesEverything) {
+    FixtureServerProcess server;
+    std::string dead = "http://127.0.0.1:" + std::to_string(synthforge::testing::unused_loopback_port()) + "/v1";
+    auto opt = quick_options({dead, server.base_url()});
+    opt.max_concurrency = 8;
+    opt.eject_after_failures = 3;
+    opt.probe_after_s = 30;
+    OpenAiBackend backend(opt);
+    auto requests = numbered(100);
+    auto results = run_all(backend, requests);
+    expect_all_answered(requests, results);
+    for (const auto& [_, o] : results) EXPECT_EQ(o.response->endpoint, server.base_url());
+    EXPECT_EQ(server.log().size(), 100u);
+    OpenAiStats s = backend.stats();
+    ASSERT_EQ(s.endpoints.size(), 2u);
+    EXPECT_TRUE(s.endpoints[0].ejected);
+    EXPECT_GE(s.endpoints[0].errors, 3u);
+    EXPECT_EQ(s.endpoints[0].successes, 0u);
+    EXPECT_FALSE(s.endpoints[1].ejected);
+    EXPECT_EQ(s.endpoints[1].successes, 100u);
+}
+
+TEST(OpenAiBackend, EjectedEndpointIsProbedBackWhenItRecovers) {
+    int port = synthforge::testing::unused_loopback_port();
+    auto opt = quick_options({"http://127.0.0.1:" + std::to_string(port) + "/v1"});
+    opt.eject_after_failures = 1;
+    opt.probe_after_s = 0.2;
+    opt.max_attempts = 30;
+    OpenAiBackend backend(opt);
+    auto requests = numbered(5);
+    for (size_t i = 0; i < requests.size(); ++i) backend.submit(i, requests[i]);
+    std::this_thread::sleep_for(Ms(400));  // everything fails fast and waits: the only endpoint is ejected
+    EXPECT_TRUE(backend.stats().endpoints[0].ejected);
+    EXPECT_TRUE(backend.wait(Ms(0)).empty()) << "requests failed instead of waiting for a probe";
+
+    FixtureServerProcess server({.port = port});
+    std::map<uint64_t, Outcome> results;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (results.size() < requests.size() && std::chrono::steady_clock::now() < deadline)
+        for (auto& [id, o] : backend.wait(Ms(100))) results.emplace(id, std::move(o));
+    ASSERT_EQ(results.size(), requests.size());
+    expect_all_answered(requests, results);
+    EXPECT_FALSE(backend.stats().endpoints[0].ejected);
+}
+
+TEST(OpenAiBackend, AllEndpointsDownFailsAfterAllDownTimeout) {
+    auto opt =
+        quick_options({"http://127.0.0.1:" + std::to_string(synthforge::testing::unused_loopback_port()) + "/v1"});
+    opt.eject_after_failures = 1;
+    opt.probe_after_s = 0.1;
+    opt.all_down_timeout_s = 0.5;
+    opt.max_attempts = 100;
+    OpenAiBackend backend(opt);
+    auto results = run_all(backend, numbered(3), std::chrono::seconds(5));
+    for (const auto& [_, o] : results) {
+        ASSERT_FALSE(o.ok());
+        EXPECT_NE(o.error.find("no endpoint reachable for 0.5 s"), std::string::npos) << o.error;
+        EXPECT_NE(o.error.find("last error: http://127.0.0.1:"), std::string::npos) << o.error;
+    }
+}
+
+TEST(OpenAiBackend, MaxConcurrencyIsNeverExceeded) {
+    FixtureServerProcess server({.faults = {{"slow_ms", 60}}});
+    auto opt = quick_options({server.base_url()});
+    opt.max_concurrency = 4;
+    OpenAiBackend backend(opt);
+    EXPECT_EQ(backend.max_in_flight(), 8u);  // twice the window: the next request is always queued
+    auto requests = numbered(32);
+    expect_all_answered(requests, run_all(backend, requests));
+    int peak = 0;
+    for (const auto& e : server.log()) peak = std::max(peak, e["in_flight"].get<int>());
+    EXPECT_LE(peak, 4);
+    EXPECT_GE(peak, 2);  // the window was used (exactly 4 unless the machine is very busy)
+}
+
+TEST(OpenAiBackend, RequestsPerMinuteIsEnforced) {
+    FixtureServerProcess server;
+    auto opt = quick_options({server.base_url()});
+    opt.requests_per_minute = 1200;  // 20/s with a burst of 20
+    OpenAiBackend backend(opt);
+    auto requests = numbered(32);
+    expect_all_answered(requests, run_all(backend, requests));
+    auto log = server.log();
+    ASSERT_EQ(log.size(), 32u);
+    std::vector<double> ts;
+    for (const auto& e : log) ts.push_back(e["ts"]);
+    std::sort(ts.begin(), ts.end());
+    // 12 requests beyond the burst at 20/s take at least ~0.6 s.
+    EXPECT_GE(ts.back() - ts.front(), 0.5);
+}
+
+TEST(OpenAiBackend, TokensPerMinuteUsesEstimateThenActualUsage) {
+    FixtureServerProcess server;
+    auto opt = quick_options({server.base_url()});
+    opt.tokens_per_minute = 6000;  // 100 tokens/s, bucket of 100
+    OpenAiBackend backend(opt);
+    // Each request is estimated at ~206 tokens (prompt chars/4 + max_tokens 200) but uses ~13.
+    // Without the correction by `usage`, every request would wait ~2 s for the bucket to refill;
+    // with it, ~0.13 s.
+    auto requests = numbered(10);
+    for (auto& r : requests) r.sampling.max_tokens = 200;
+    auto t0 = std::chrono::steady_clock::now();
+    expect_all_answered(requests, run_all(backend, requests));
+    double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    EXPECT_GE(elapsed, 0.8);
+    EXPECT_LT(elapsed, 5.0);
+}
+
+TEST(OpenAiBackend, PerEndpointLimitsAndLeastOutstandingBalancing) {
+    FixtureServerProcess small({.faults = {{"slow_ms", 40}}});
+    FixtureServerProcess big({.faults = {{"slow_ms", 40}}});
+    auto opt = quick_options({});
+    opt.endpoints = {{small.base_url(), 2, -1, -1}, {big.base_url(), 6, -1, -1}};
+    OpenAiBackend backend(opt);
+    EXPECT_EQ(backend.max_in_flight(), 16u);
+    auto requests = numbered(64);
+    auto results = run_all(backend, requests);
+    expect_all_answered(requests, results);
+    auto peak = [](const std::vector<Json>& log) {
+        int p = 0;
+        for (const auto& e : log) p = std::max(p, e["in_flight"].get<int>());
+        return p;
+    };
+    auto small_log = small.log(), big_log = big.log();
+    EXPECT_LE(peak(small_log), 2);
+    EXPECT_LE(peak(big_log), 6);
+    EXPECT_EQ(small_log.size() + big_log.size(), 64u);
+    // Same latency, three times the window: roughly three times the requests.
+    EXPECT_GT(big_log.size() * 2, small_log.size() * 3);
+    EXPECT_GT(small_log.size(), 8u);
+}
+
+TEST(OpenAiBackend, ApiKeyIsSentButNeverLeaks) {
+    ::setenv(kKeyEnv, kKey, 1);
+    // A careless server that echoes credentials in its error messages.
+    Json script = Json::array({{{"match", "^reject"}, {"status", 401}, {"error", "invalid key: {authorization}"}},
+                               {{"match", "^flaky"}, {"status", 503}, {"error", "busy, {authorization}"}}});
+    FixtureServerProcess server({.script = script});
+    auto opt = quick_options({server.base_url()});
+    opt.api_key_env = kKeyEnv;
+    opt.max_attempts = 2;
+    OpenAiBackend backend(opt);
+    EXPECT_EQ(backend.identity().find(kKey), std::string::npos);
+    auto results = run_all(backend, {chat("reject me"), chat("flaky one"), chat("fine")});
+    ASSERT_FALSE(results[0].ok());
+    ASSERT_FALSE(results[1].ok());
+    EXPECT_TRUE(results[2].ok());
+    for (const auto& [_, o] : results) {
+        EXPECT_EQ(o.error.find(kKey), std::string::npos) << o.error;
+        if (o.ok()) EXPECT_EQ(o.response->text.find(kKey), std::string::npos);
+    }
+    EXPECT_NE(results[0].error.find("HTTP 401: invalid key: Bearer [redacted] (not retried)"), std::string::npos)
+        << results[0].error;
+    EXPECT_NE(results[1].error.find("gave up after 2 attempts: HTTP 503: busy, Bearer [redacted]"), std::string::npos)
+        << results[1].error;
+    for (const auto& e : server.log()) EXPECT_EQ(e["headers"]["Authorization"], std::string("Bearer ") + kKey);
+    for (const auto& es : backend.stats().endpoints) EXPECT_EQ(es.base_url.find(kKey), std::string::npos);
+    ::unsetenv(kKeyEnv);
+}
+
+TEST(OpenAiBackend, MissingApiKeyVariableIsAUserError) {
+    ::unsetenv("SYNTHFORGE_TEST_MISSING_KEY");
+    auto opt = quick_options({"http://127.0.0.1:9/v1"});
+    opt.api_key_env = "SYNTHFORGE_TEST_MISSING_KEY";
+    try {
+        OpenAiBackend backend(opt);
+        FAIL() << "expected UserError";
+    } catch (const UserError& e) {
+        EXPECT_STREQ(e.what(), "environment variable SYNTHFORGE_TEST_MISSING_KEY is not set (api_key_env)");
+    }
+}
+
+TEST(OpenAiBackend, InvalidOptionsAreUserErrors) {
+    auto opt = quick_options({"127.0.0.1:8080/v1"});
+    EXPECT_THROW(OpenAiBackend{opt}, UserError);
+    opt = quick_options({});
+    EXPECT_THROW(OpenAiBackend{opt}, UserError);
+    opt = quick_options({"http://127.0.0.1:8080/v1"});
+    opt.model = "";
+    EXPECT_THROW(OpenAiBackend{opt}, UserError);
+}
+
+TEST(OpenAiBackend, CredentialsInBaseUrlAreMasked) {
+    auto opt = quick_options({"http://user:hunter2@127.0.0.1:9/v1?api_key=hunter2"});
+    opt.max_attempts = 1;
+    OpenAiBackend backend(opt);
+    auto results = run_all(backend, {chat("x")});
+    EXPECT_EQ(results[0].error.find("hunter2"), std::string::npos) << results[0].error;
+    EXPECT_EQ(backend.stats().endpoints[0].base_url, "http://***@127.0.0.1:9/v1?***");
+}
+
+TEST(OpenAiBackend, RequestBodyCarriesSamplingAndConstraints) {
+    Request r = chat("hi");
+    r.sampling.temperature = 0.8;
+    r.sampling.top_p = 0.95;
+    r.sampling.top_k = 40;
+    r.sampling.min_p = 0.05;
+    r.sampling.seed = 1234;
+    r.sampling.stop = {"\n\n"};
+    r.sampling.presence_penalty = 0.5;
+    r.json_schema = Json{{"type", "object"}, {"properties", {{"score", {{"type", "integer"}}}}}};
+    r.grammar = "root ::= \"a\"";
+    Json b = openai_request_body(r, "m", false);
+    EXPECT_EQ(b["model"], "m");
+    EXPECT_EQ(b["messages"].size(), 2u);
+    EXPECT_EQ(b["temperature"], 0.8);
+    EXPECT_EQ(b["top_p"], 0.95);
+    EXPECT_EQ(b["top_k"], 40);
+    EXPECT_EQ(b["min_p"], 0.05);
+    EXPECT_EQ(b["seed"], 1234);
+    EXPECT_EQ(b["stop"], Json::array({"\n\n"}));
+    EXPECT_EQ(b["presence_penalty"], 0.5);
+    EXPECT_FALSE(b.contains("frequency_penalty"));
+    EXPECT_EQ(b["max_tokens"], 64);
+    EXPECT_EQ(b["response_format"]["type"], "json_schema");
+    EXPECT_EQ(b["response_format"]["json_schema"]["name"], "output");
+    EXPECT_EQ(b["response_format"]["json_schema"]["strict"], true);
+    EXPECT_EQ(b["response_format"]["json_schema"]["schema"], *r.json_schema);
+    EXPECT_EQ(b["grammar"], r.grammar);
+
+    Request d = chat("hi");
+    d.sampling.mode = SamplingMode::deterministic;
+    d.sampling.top_k = 40;
+    Json db = openai_request_body(d, "m", false);
+    EXPECT_EQ(db["temperature"], 0.0);
+    EXPECT_FALSE(db.contains("top_p"));
+    EXPECT_FALSE(db.contains("top_k"));
+    EXPECT_FALSE(db.contains("min_p"));
+    EXPECT_FALSE(db.contains("seed"));
+
+    Request raw;
+    raw.prompt = "Once upon a time";
+    EXPECT_EQ(openai_request_body(raw, "m", true)["prompt"], "Once upon a time");
+    Json wrapped = openai_request_body(raw, "m", false);
+    EXPECT_FALSE(wrapped.contains("prompt"));
+    EXPECT_EQ(wrapped["messages"], Json::array({{{"role", "user"}, {"content", "Once upon a time"}}}));
+}
+
+TEST(OpenAiBackend, RawPromptsUseCompletionsEndpointAndLimitsAreReported) {
+    FixtureServerProcess server;
+    auto opt = quick_options({server.base_url()});
+    opt.use_completions_endpoint = true;
+    OpenAiBackend backend(opt);
+    EXPECT_EQ(backend.identity(), "openai:fixture-model:completions");
+    Request raw;
+    raw.prompt = "Once upon a time";
+    raw.sampling.max_tokens = 3;
+    Request schema = chat("rate this");
+    schema.json_schema = Json{{"type", "object"}, {"properties", {{"score", {{"type", "integer"}}}}}};
+    auto results = run_all(backend, {raw, schema});
+    ASSERT_TRUE(results[0].ok()) << results[0].error;
+    EXPECT_EQ(results[0].response->text, "Here is a");
+    EXPECT_EQ(results[0].response->finish_reason, "length");
+    EXPECT_EQ(results[0].response->usage.completion_tokens, 3);
+    ASSERT_TRUE(results[1].ok()) << results[1].error;
+    EXPECT_EQ(Json::parse(results[1].response->text), Json({{"score", 0}}));
+    auto log = server.log();
+    ASSERT_EQ(log.size(), 2u);
+    std::set<std::string> paths;
+    for (const auto& e : log) {
+        paths.insert(e["path"].get<std::string>());
+        EXPECT_EQ(e["headers"]["Content-Type"], "application/json");
+        EXPECT_FALSE(e["headers"].contains("Authorization"));
+    }
+    EXPECT_EQ(paths, (std::set<std::string>{"/v1/completions", "/v1/chat/completions"}));
+}
+
+TEST(OpenAiBackend, InvalidUtf8InAPromptIsReplacedNotThrown) {
+    FixtureServerProcess server;
+    OpenAiBackend backend(quick_options({server.base_url()}));
+    std::map<uint64_t, Outcome> results;
+    ASSERT_NO_THROW(results = run_all(backend, {chat("caf\xe9 au lait")}));
+    ASSERT_TRUE(results[0].ok()) << results[0].error;
+    EXPECT_EQ(server.log().at(0)["prompt"], "caf\xef\xbf\xbd au lait");
+}
+
+TEST(OpenAiBackend, FaultsCanBeChangedAtRuntimeThroughControl) {
+    FixtureServerProcess server;
+    Json reply = server.control({{"faults", {{"fail_first_n", 2}}}});
+    EXPECT_EQ(reply["faults"]["fail_first_n"], 2);
+    auto opt = quick_options({server.base_url()});
+    OpenAiBackend backend(opt);
+    auto requests = numbered(5);
+    auto results = run_all(backend, requests);
+    expect_all_answered(requests, results);
+    for (const auto& [_, o] : results) EXPECT_EQ(o.attempts, 3);
+    EXPECT_EQ(backend.stats().retries, 10u);
+}
