@@ -102,7 +102,11 @@ Client& ClientPool::get(const Json& llm_config) {
 Json ClientPool::stats_json() const {
     std::lock_guard lock(mutex_);
     Json out = Json::object();
-    for (const auto& [_, client] : clients_) out[client->identity()] = client->stats().to_json();
+    for (const auto& [_, client] : clients_) {
+        Json entry = client->stats().to_json();
+        if (Json backend = client->backend_stats(); !backend.is_null()) entry["backend"] = std::move(backend);
+        out[client->identity()] = std::move(entry);
+    }
     return out;
 }
 

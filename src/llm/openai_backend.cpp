@@ -926,3 +926,21 @@ std::unique_ptr<Backend> make_openai_backend(const OpenAiBackendOptions& options
 }
 
 }  // namespace synthforge::llm
+
+namespace synthforge::llm {
+
+Json OpenAiBackend::stats_json() const {
+    OpenAiStats s = stats();
+    Json endpoints = Json::array();
+    for (const auto& e : s.endpoints)
+        endpoints.push_back({{"base_url", e.base_url},
+                             {"attempts", e.attempts},
+                             {"successes", e.successes},
+                             {"errors", e.errors},
+                             {"ejected", e.ejected},
+                             {"latency_ms", {{"p50", e.p50_ms}, {"p95", e.p95_ms}, {"p99", e.p99_ms}}}});
+    return {{"requests", s.requests}, {"completed", s.completed}, {"failures", s.failures},
+            {"retries", s.retries}, {"endpoints", std::move(endpoints)}};
+}
+
+}  // namespace synthforge::llm

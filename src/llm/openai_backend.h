@@ -87,6 +87,7 @@ class OpenAiBackend final : public Backend {
     std::vector<std::pair<uint64_t, Outcome>> wait(std::chrono::milliseconds timeout) override;
 
     OpenAiStats stats() const;
+    Json stats_json() const override;
 
   private:
     struct Impl;

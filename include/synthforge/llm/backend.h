@@ -32,6 +32,9 @@ class Backend {
     // finished ones (possibly none on timeout). Retries happen inside the backend:
     // an outcome is final.
     virtual std::vector<std::pair<uint64_t, Outcome>> wait(std::chrono::milliseconds timeout) = 0;
+
+    // Backend-specific figures for metadata.json (per-endpoint latency, ejections, ...); null when none.
+    virtual Json stats_json() const { return nullptr; }
 };
 
 }  // namespace synthforge::llm

@@ -43,6 +43,7 @@ class Client {
                              const std::function<void(const ClientStats&)>& on_progress = nullptr);
 
     const std::string& identity() const { return identity_; }
+    Json backend_stats() const { return backend_->stats_json(); }
     ClientStats stats() const;
 
     // The cache key of a request for this backend: a hash of its identity and the request.
