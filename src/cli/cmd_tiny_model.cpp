@@ -32,9 +32,10 @@ Command add_tiny_model_command(CLI::App& app) {
         llm::write_tiny_model(args->out, options);
         std::error_code ec;
         auto size = std::filesystem::file_size(args->out, ec);
-        fmt::print("wrote {} ({:.1f} MB, vocabulary {}): random weights, its text is noise; "
-                   "it is meant for testing mechanics (loading, templates, batching, grammars), not content\n",
-                   args->out, ec ? 0.0 : size / 1e6, options.vocab.filename().string());
+        fmt::print(
+            "wrote {} ({:.1f} MB, vocabulary {}): random weights, its text is noise; "
+            "it is meant for testing mechanics (loading, templates, batching, grammars), not content\n",
+            args->out, ec ? 0.0 : size / 1e6, options.vocab.filename().string());
         return 0;
     };
 }

@@ -16,12 +16,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cmath>
-#include <cctype>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -55,10 +56,14 @@ thread_local std::string* t_log_capture = nullptr;
 
 void llama_log(ggml_log_level level, const char* text, void*) {
     // CONT continues the previous message, at the previous message's level.
-    if (level == GGML_LOG_LEVEL_CONT) level = static_cast<ggml_log_level>(g_last_log_level.load());
-    else g_last_log_level = level;
-    if (level == GGML_LOG_LEVEL_ERROR && t_log_capture) *t_log_capture += text;
-    else if (g_verbose_llama_log || level == GGML_LOG_LEVEL_ERROR) std::fputs(text, stderr);
+    if (level == GGML_LOG_LEVEL_CONT)
+        level = static_cast<ggml_log_level>(g_last_log_level.load());
+    else
+        g_last_log_level = level;
+    if (level == GGML_LOG_LEVEL_ERROR && t_log_capture)
+        *t_log_capture += text;
+    else if (g_verbose_llama_log || level == GGML_LOG_LEVEL_ERROR)
+        std::fputs(text, stderr);
 }
 
 class LogCapture {
@@ -146,11 +151,66 @@ std::string sanitize_utf8(const std::string& in) {
             static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
             ok = cp >= kMin[len] && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
         }
-        if (ok) out.append(in, i, len);
-        else out += "\xEF\xBF\xBD";
+        if (ok)
+            out.append(in, i, len);
+        else
+            out += "\xEF\xBF\xBD";
         i += ok ? len : std::max<size_t>(k, 1);
     }
     return out;
+}
+
+// The greedy choice without copying the vocabulary into llama_token_data: same result as
+// llama.cpp's greedy sampler (the first maximum wins). A scalar running argmax over 150k
+// logits is a noticeable share of a small model's decode step, so this keeps a maximum and
+// its first index per vector lane (GCC vector extensions: SSE2 on baseline x86-64, NEON on
+// arm64) and reduces the lanes at the end.
+llama_token argmax(const float* logits, int n) {
+    using f4 = float __attribute__((vector_size(16)));
+    using i4 = int32_t __attribute__((vector_size(16)));
+    f4 best_a = {-INFINITY, -INFINITY, -INFINITY, -INFINITY}, best_b = best_a;
+    i4 idx_a = {0, 1, 2, 3}, idx_b = {4, 5, 6, 7};
+    i4 cur_a = idx_a, cur_b = idx_b;
+    const i4 step = {8, 8, 8, 8};
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        f4 a, b;
+        std::memcpy(&a, logits + i, sizeof(a));
+        std::memcpy(&b, logits + i + 4, sizeof(b));
+        const i4 ga = a > best_a, gb = b > best_b;  // strict: an equal later value keeps the earlier index
+        best_a = ga ? a : best_a;
+        idx_a = ga ? cur_a : idx_a;
+        best_b = gb ? b : best_b;
+        idx_b = gb ? cur_b : idx_b;
+        cur_a += step;
+        cur_b += step;
+    }
+    float best = -INFINITY;
+    int best_idx = -1;
+    auto consider = [&](float v, int at) {
+        if (v > best || (v == best && best_idx >= 0 && at < best_idx)) best = v, best_idx = at;
+    };
+    for (int j = 0; j < 4; ++j) consider(best_a[j], idx_a[j]), consider(best_b[j], idx_b[j]);
+    for (; i < n; ++i) consider(logits[i], i);
+    return best_idx >= 0 ? best_idx : 0;  // every logit NaN or -inf: nothing better to pick
+}
+
+// The largest logit, vectorised like argmax().
+float max_logit(const float* logits, int n) {
+    using f4 = float __attribute__((vector_size(16)));
+    f4 a = {-INFINITY, -INFINITY, -INFINITY, -INFINITY}, b = a;
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        f4 x, y;
+        std::memcpy(&x, logits + i, sizeof(x));
+        std::memcpy(&y, logits + i + 4, sizeof(y));
+        a = x > a ? x : a;
+        b = y > b ? y : b;
+    }
+    float best = -INFINITY;
+    for (int j = 0; j < 4; ++j) best = std::max({best, a[j], b[j]});
+    for (; i < n; ++i) best = std::max(best, logits[i]);
+    return best;
 }
 
 // ---- the backend ------------------------------------------------------------------------
@@ -179,14 +239,15 @@ class LlamaBackend final : public Backend {
         Clock::time_point submitted;
         SamplingParams sampling;
         std::vector<llama_token> prompt;
-        size_t n_prompt_done = 0;   // prompt tokens already in the KV cache
-        int n_past = 0;             // position of the next token fed to the model
-        bool generating = false;    // prompt done; `next` is the last sampled token
+        size_t n_prompt_done = 0;  // prompt tokens already in the KV cache
+        int n_past = 0;            // position of the next token fed to the model
+        bool generating = false;   // prompt done; `next` is the last sampled token
         llama_token next = LLAMA_TOKEN_NULL;
         int batch_index = -1;       // row of this slot's logits in the current step, -1: none
         SamplerPtr chain;           // penalties/top-k/top-p/min-p/temperature/dist, or greedy
         SamplerPtr grammar;         // optional constraint, checked apart from the chain (see sample())
         bool plain_greedy = false;  // greedy with nothing else: argmax straight from the logits
+        float tail_margin = 0;      // candidates more than this below the best logit are dropped; 0: keep all
         std::string text;           // raw bytes generated so far
         int n_generated = 0;
     };
@@ -196,6 +257,7 @@ class LlamaBackend final : public Backend {
         SamplerPtr chain;
         SamplerPtr grammar;
         bool plain_greedy = false;
+        float tail_margin = 0;
     };
 
     void run();
@@ -247,7 +309,10 @@ LlamaBackend::LlamaBackend(const LlamaBackendOptions& options) : options_(option
     if (!fs::is_regular_file(options_.model, ec)) throw UserError("llama backend: model file not found: " + path);
     if (options_.n_parallel < 1) throw UserError("llama backend: n_parallel must be at least 1");
     if (options_.n_ctx < 1) throw UserError("llama backend: n_ctx must be positive");
-    if (options_.n_batch < 1) throw UserError("llama backend: n_batch must be positive");
+    // Every generating sequence puts one token in every step's batch.
+    if (options_.n_batch < options_.n_parallel)
+        throw UserError("llama backend: n_batch (" + std::to_string(options_.n_batch) +
+                        ") must be at least n_parallel (" + std::to_string(options_.n_parallel) + ")");
     if (options_.n_threads < 0) throw UserError("llama backend: n_threads must be 0 (all) or positive");
 
     init_llama_once();
@@ -407,6 +472,7 @@ bool LlamaBackend::admit() {
         s.chain = std::move(prep.chain);
         s.grammar = std::move(prep.grammar);
         s.plain_greedy = prep.plain_greedy;
+        s.tail_margin = prep.tail_margin;
     }
     return true;
 }
@@ -433,8 +499,9 @@ LlamaBackend::Prepared LlamaBackend::prepare(const Request& request) const {
     const int n_prompt = static_cast<int>(prep.prompt.size());
     // At least one position must remain for the first generated token.
     if (n_prompt >= n_ctx_seq_)
-        throw std::runtime_error("prompt is " + std::to_string(n_prompt) + " tokens, over the per-sequence context of " +
-                                 std::to_string(n_ctx_seq_) + " (n_ctx / n_parallel)");
+        throw std::runtime_error("prompt is " + std::to_string(n_prompt) +
+                                 " tokens, over the per-sequence context of " + std::to_string(n_ctx_seq_) +
+                                 " (n_ctx / n_parallel)");
 
     std::string grammar = request.grammar;
     if (request.json_schema) {
@@ -445,29 +512,44 @@ LlamaBackend::Prepared LlamaBackend::prepare(const Request& request) const {
         }
     }
     if (!grammar.empty()) {
-        LogCapture log;
+        // llama.cpp prints the parser's message (what and where) straight to stderr; only its
+        // one-line summary goes through the log callback, so that is not worth capturing.
+        LogCapture quiet;
         prep.grammar.reset(llama_sampler_init_grammar(vocab_, grammar.c_str(), "root"));
-        if (!prep.grammar) throw std::runtime_error("llama backend: the grammar does not parse" + log.reason());
+        if (!prep.grammar)
+            throw std::runtime_error(
+                "llama backend: the grammar does not parse (GBNF with a 'root' rule; "
+                "llama.cpp printed the parser's message on stderr)");
     }
 
     const SamplingParams& sp = request.sampling;
     const bool penalties = sp.presence_penalty != 0.0 || sp.frequency_penalty != 0.0;
+    // Sampling works on the tokens within a margin of the best logit: the ones below it hold
+    // less than 1e-4 of the probability together (n_vocab * e^-margin <= 1e-4 at temperature
+    // 1; the margin grows with the temperature), yet filtering 150k candidates through top-p's
+    // softmax and sort is most of the cost of a stochastic token on a small model. Negative
+    // penalties can lift a token from the tail, so they keep the whole vocabulary.
+    if (sp.presence_penalty >= 0 && sp.frequency_penalty >= 0) {
+        const double t = sp.mode == SamplingMode::deterministic ? 1.0 : std::max(1.0, sp.temperature);
+        prep.tail_margin = static_cast<float>((std::log(static_cast<double>(n_vocab_)) + std::log(1e4)) * t);
+    }
     prep.chain.reset(llama_sampler_chain_init(llama_sampler_chain_default_params()));
     llama_sampler* chain = prep.chain.get();
     if (penalties) {
         // OpenAI semantics: penalise what this answer has generated so far, so the window
         // covers the whole answer (the chain only ever sees generated tokens).
         int window = std::clamp(sp.max_tokens > 0 ? sp.max_tokens : n_ctx_seq_, 64, n_ctx_seq_);
-        llama_sampler_chain_add(chain, llama_sampler_init_penalties(n_vocab_, window, 1.0f,
-                                                                    static_cast<float>(sp.frequency_penalty),
-                                                                    static_cast<float>(sp.presence_penalty)));
+        llama_sampler_chain_add(
+            chain, llama_sampler_init_penalties(n_vocab_, window, 1.0f, static_cast<float>(sp.frequency_penalty),
+                                                static_cast<float>(sp.presence_penalty)));
     }
     if (sp.mode == SamplingMode::deterministic) {
         llama_sampler_chain_add(chain, llama_sampler_init_greedy());
         prep.plain_greedy = !penalties && !prep.grammar;
     } else {
         if (sp.top_k > 0) llama_sampler_chain_add(chain, llama_sampler_init_top_k(sp.top_k));
-        if (sp.top_p > 0 && sp.top_p < 1) llama_sampler_chain_add(chain, llama_sampler_init_top_p(static_cast<float>(sp.top_p), 1));
+        if (sp.top_p > 0 && sp.top_p < 1)
+            llama_sampler_chain_add(chain, llama_sampler_init_top_p(static_cast<float>(sp.top_p), 1));
         if (sp.min_p > 0) llama_sampler_chain_add(chain, llama_sampler_init_min_p(static_cast<float>(sp.min_p), 1));
         llama_sampler_chain_add(chain, llama_sampler_init_temp(static_cast<float>(sp.temperature)));
         // dist takes 32 bits; fold the 64-bit seed, and avoid LLAMA_DEFAULT_SEED, which
@@ -491,8 +573,10 @@ std::vector<llama_token> LlamaBackend::render_chat(const std::vector<ChatMessage
     if (!template_caps_.supports_system_role && !msgs.empty() && msgs.front().role == "system") {
         std::string system = msgs.front().content;
         msgs.erase(msgs.begin());
-        if (!msgs.empty() && msgs.front().role == "user") msgs.front().content = system + "\n\n" + msgs.front().content;
-        else msgs.insert(msgs.begin(), ChatMessage{"user", system});
+        if (!msgs.empty() && msgs.front().role == "user")
+            msgs.front().content = system + "\n\n" + msgs.front().content;
+        else
+            msgs.insert(msgs.begin(), ChatMessage{"user", system});
     }
     const bool typed = !template_caps_.supports_string_content && template_caps_.supports_typed_content;
     Json list = Json::array();
@@ -621,18 +705,40 @@ void LlamaBackend::step() {
 // grammar rejects it is the full vocabulary masked and the choice made again.
 llama_token LlamaBackend::sample(Slot& s) {
     const float* logits = llama_get_logits_ith(ctx_.get(), s.batch_index);
-    if (s.plain_greedy) {
-        // Same result as the greedy sampler (first maximum wins), without copying the vocabulary.
-        llama_token best = 0;
-        for (int t = 1; t < n_vocab_; ++t)
-            if (logits[t] > logits[best]) best = t;
-        return best;
-    }
+    if (s.plain_greedy) return argmax(logits, n_vocab_);
     auto fill = [&] {
         for (int t = 0; t < n_vocab_; ++t) candidates_[static_cast<size_t>(t)] = {t, logits[t], 0.0f};
         return llama_token_data_array{candidates_.data(), candidates_.size(), -1, false};
     };
-    llama_token_data_array cur = fill();
+    auto fill_head = [&] {
+        const float floor = max_logit(logits, n_vocab_) - s.tail_margin;
+        // Most blocks of 8 hold no survivor and are skipped with one vector compare; inside a
+        // block every token is written at k, and k only moves past the ones that stay.
+        using f4 = float __attribute__((vector_size(16)));
+        using i4 = int32_t __attribute__((vector_size(16)));
+        const f4 fl = {floor, floor, floor, floor};
+        size_t k = 0;
+        int t = 0;
+        for (; t + 8 <= n_vocab_; t += 8) {
+            f4 x, y;
+            std::memcpy(&x, logits + t, sizeof(x));
+            std::memcpy(&y, logits + t + 4, sizeof(y));
+            const i4 keep = (x >= fl) | (y >= fl);
+            if ((keep[0] | keep[1] | keep[2] | keep[3]) == 0) continue;
+            for (int j = t; j < t + 8; ++j) {
+                candidates_[k] = {j, logits[j], 0.0f};
+                k += logits[j] >= floor;
+            }
+        }
+        for (; t < n_vocab_; ++t) {
+            candidates_[k] = {t, logits[t], 0.0f};
+            k += logits[t] >= floor;
+        }
+        return llama_token_data_array{candidates_.data(), k, -1, false};
+    };
+    // The grammar's fallback below always sees the whole vocabulary: the only tokens it allows
+    // may well sit in the tail.
+    llama_token_data_array cur = s.tail_margin > 0 ? fill_head() : fill();
     llama_sampler_apply(s.chain.get(), &cur);
     if (cur.selected < 0 || static_cast<size_t>(cur.selected) >= cur.size)
         throw std::runtime_error("sampling selected no token (are the logits finite?)");

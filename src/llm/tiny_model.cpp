@@ -6,6 +6,7 @@
 #include <ggml.h>
 #include <gguf.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <memory>
@@ -13,6 +14,8 @@
 #include <string>
 #include <system_error>
 #include <vector>
+
+#include <unistd.h>
 
 #ifndef SYNTHFORGE_LLAMA_PREFIX
 #define SYNTHFORGE_LLAMA_PREFIX ""
@@ -63,8 +66,8 @@ fs::path resolve_vocab(const std::string& name_or_path) {
     std::vector<std::string> candidates = {name, name + ".gguf", "ggml-vocab-" + name + ".gguf"};
     for (const auto& c : candidates)
         if (fs::is_regular_file(dir / c, ec)) return dir / c;
-    throw UserError("no vocabulary named '" + name + "' in " + dir.string() +
-                    " (expected ggml-vocab-" + name + ".gguf; set SYNTHFORGE_LLAMA_MODELS_DIR or pass a path)");
+    throw UserError("no vocabulary named '" + name + "' in " + dir.string() + " (expected ggml-vocab-" + name +
+                    ".gguf; set SYNTHFORGE_LLAMA_MODELS_DIR or pass a path)");
 }
 
 void write_tiny_model(const fs::path& out, const TinyModelOptions& o) {
@@ -95,8 +98,7 @@ void write_tiny_model(const fs::path& out, const TinyModelOptions& o) {
     const uint32_t head_dim = static_cast<uint32_t>(o.n_embd / o.n_head);
     gguf_set_val_str(gguf.get(), "general.architecture", "llama");
     gguf_set_val_str(gguf.get(), "general.name", "synthforge-tiny-random");
-    gguf_set_val_str(gguf.get(), "general.description",
-                     "random weights for testing mechanics only; its text is noise");
+    gguf_set_val_str(gguf.get(), "general.description", "random weights for testing mechanics only; its text is noise");
     gguf_set_val_u32(gguf.get(), "general.file_type", 1);  // LLAMA_FTYPE_MOSTLY_F16
     gguf_set_val_u32(gguf.get(), "llama.context_length", static_cast<uint32_t>(o.context_length));
     gguf_set_val_u32(gguf.get(), "llama.embedding_length", static_cast<uint32_t>(o.n_embd));
@@ -168,8 +170,10 @@ void write_tiny_model(const fs::path& out, const TinyModelOptions& o) {
 
     // Write next to the target and rename, so a killed run never leaves a half model behind.
     if (out.has_parent_path()) fs::create_directories(out.parent_path(), ec);
+    // The temp name is unique per process and call: parallel test processes may write the same model.
+    static std::atomic<unsigned> counter{0};
     fs::path tmp = out;
-    tmp += ".tmp";
+    tmp += ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
     if (!gguf_write_to_file(gguf.get(), tmp.c_str(), /*only_meta=*/false)) {
         fs::remove(tmp, ec);
         throw RunError("cannot write " + out.string());

@@ -1,0 +1,327 @@
+// The in-process llama.cpp backend against a tiny random-weight model with Qwen2's real
+// tokenizer and chat template: the text is noise, the mechanics are real.
+#include "llm/llama_backend.h"
+#include "llm/tiny_model.h"
+#include "synthforge/errors.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+using namespace synthforge;
+using namespace synthforge::llm;
+namespace fs = std::filesystem;
+
+namespace {
+
+class LlamaBackendTest : public ::testing::Test {
+  protected:
+    static void SetUpTestSuite() {
+        dir_ = fs::temp_directory_path() / ("synthforge_llama_test_" + std::to_string(getpid()));
+        fs::create_directories(dir_);
+        model_ = dir_ / "tiny.gguf";
+        write_tiny_model(model_, TinyModelOptions{});
+    }
+    static void TearDownTestSuite() {
+        delete shared_backend_;
+        shared_backend_ = nullptr;
+        std::error_code ec;
+        fs::remove_all(dir_, ec);
+    }
+
+    static LlamaBackendOptions options(int n_parallel, int n_ctx = 4096) {
+        LlamaBackendOptions o;
+        o.model = model_;
+        o.n_parallel = n_parallel;
+        o.n_ctx = n_ctx;
+        // One thread: the tiny model gains little from more, and when ctest runs several test
+        // processes on a small machine, spinning OpenMP workers slow every one of them down.
+        o.n_threads = 1;
+        return o;
+    }
+
+    static Request chat(const std::string& content, int max_tokens = 8) {
+        Request r;
+        r.messages = {{"system", "You are terse."}, {"user", content}};
+        r.sampling.max_tokens = max_tokens;
+        return r;
+    }
+
+    static Request greedy(const std::string& content, int max_tokens = 8) {
+        Request r = chat(content, max_tokens);
+        r.sampling.mode = SamplingMode::deterministic;
+        return r;
+    }
+
+    struct Run {
+        std::map<uint64_t, Outcome> outcomes;
+        std::vector<uint64_t> finish_order;
+    };
+
+    // Submits every request (ids 0..n-1) within max_in_flight, as the client does, and
+    // collects all outcomes.
+    static Run run_all(Backend& backend, std::vector<Request> requests) {
+        Run run;
+        size_t next = 0, in_flight = 0;
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+        while (run.outcomes.size() < requests.size()) {
+            while (next < requests.size() && in_flight < backend.max_in_flight()) {
+                backend.submit(next, requests[next]);
+                ++next;
+                ++in_flight;
+            }
+            for (auto& [id, outcome] : backend.wait(std::chrono::milliseconds(200))) {
+                EXPECT_EQ(run.outcomes.count(id), 0u) << "two outcomes for id " << id;
+                run.outcomes[id] = std::move(outcome);
+                run.finish_order.push_back(id);
+                --in_flight;
+            }
+            if (std::chrono::steady_clock::now() > deadline) {
+                ADD_FAILURE() << "timed out with " << run.outcomes.size() << " of " << requests.size() << " done";
+                break;
+            }
+        }
+        return run;
+    }
+
+    static Outcome run_one(Backend& backend, Request request) {
+        auto run = run_all(backend, {std::move(request)});
+        return run.outcomes.count(0) ? run.outcomes[0] : Outcome{};
+    }
+
+    static Response ok(const Outcome& o) {
+        EXPECT_TRUE(o.ok()) << o.error;
+        return o.ok() ? *o.response : Response{};
+    }
+
+    // Most tests share one backend (n_parallel 4), created on first use: loading the model and
+    // context is the slow part, and ctest runs every test in its own process.
+    static Backend& shared() {
+        if (!shared_backend_) shared_backend_ = make_llama_backend(options(4)).release();
+        return *shared_backend_;
+    }
+
+    static inline fs::path dir_;
+    static inline fs::path model_;
+    static inline Backend* shared_backend_ = nullptr;
+};
+
+TEST_F(LlamaBackendTest, LlamaBackendOutcomesBelongToTheirIdsWhateverTheFinishOrder) {
+    // Different lengths make later requests finish first; each outcome must still carry the
+    // length its own request asked for.
+    std::vector<Request> requests;
+    for (int i = 0; i < 20; ++i) {
+        Request r = chat("question " + std::to_string(i), 1 + (i * 7) % 11);
+        r.sampling.seed = static_cast<uint64_t>(i);
+        requests.push_back(r);
+    }
+    auto run = run_all(shared(), requests);
+    ASSERT_EQ(run.outcomes.size(), 20u);
+    for (int i = 0; i < 20; ++i) {
+        Response r = ok(run.outcomes[static_cast<uint64_t>(i)]);
+        // A random model may sample an end-of-generation token early, but practically never.
+        if (r.finish_reason == "length") EXPECT_EQ(r.usage.completion_tokens, 1 + (i * 7) % 11) << "id " << i;
+        EXPECT_GT(r.usage.prompt_tokens, 0);
+        EXPECT_EQ(r.endpoint, "tiny.gguf");
+    }
+    std::vector<uint64_t> sorted = run.finish_order;
+    std::sort(sorted.begin(), sorted.end());
+    EXPECT_NE(sorted, run.finish_order) << "expected short requests to overtake long ones";
+}
+
+TEST_F(LlamaBackendTest, LlamaBackendMaxTokensEndsWithLength) {
+    Response r = ok(run_one(shared(), chat("count to ten", 5)));
+    EXPECT_EQ(r.finish_reason, "length");
+    EXPECT_EQ(r.usage.completion_tokens, 5);
+    EXPECT_GT(r.usage.prompt_tokens, 0);
+    EXPECT_GT(r.latency_ms, 0);
+}
+
+TEST_F(LlamaBackendTest, LlamaBackendStopStringIsCutOff) {
+    Response full = ok(run_one(shared(), greedy("tell me a story", 16)));
+    ASSERT_EQ(full.finish_reason, "length");
+    // A stop string taken from the middle of the output: two whole characters whose first
+    // occurrence is not at the start, so the cut keeps some text.
+    const std::string& t = full.text;
+    auto is_start = [&](size_t i) { return i >= t.size() || (static_cast<unsigned char>(t[i]) & 0xC0) != 0x80; };
+    auto next_start = [&](size_t i) {
+        do ++i;
+        while (i < t.size() && !is_start(i));
+        return i;
+    };
+    std::string stop;
+    for (size_t b = next_start(t.size() / 3); b < t.size() && stop.empty(); b = next_start(b)) {
+        std::string s = t.substr(b, next_start(next_start(b)) - b);
+        if (t.find(s) == b && s.find("\xEF\xBF\xBD") == std::string::npos) stop = s;
+    }
+    ASSERT_FALSE(stop.empty()) << "no usable stop string in: " << t;
+
+    Request again = greedy("tell me a story", 16);
+    again.sampling.stop = {"a stop string that never appears", stop};
+    Response cut = ok(run_one(shared(), again));
+    EXPECT_EQ(cut.finish_reason, "stop");
+    EXPECT_EQ(cut.text, t.substr(0, t.find(stop)));
+    EXPECT_FALSE(cut.text.empty());
+    EXPECT_EQ(cut.text.find(stop), std::string::npos);
+    EXPECT_LT(cut.usage.completion_tokens, full.usage.completion_tokens);
+}
+
+TEST_F(LlamaBackendTest, LlamaBackendDeterministicModeRepeats) {
+    Response a = ok(run_one(shared(), greedy("what is 2+2?", 10)));
+    Response b = ok(run_one(shared(), greedy("what is 2+2?", 10)));
+    EXPECT_EQ(a.text, b.text);
+    EXPECT_FALSE(a.text.empty());
+}
+
+TEST_F(LlamaBackendTest, LlamaBackendSeedsDecideStochasticOutput) {
+    auto with_seed = [&](uint64_t seed) {
+        Request r = chat("write a haiku", 10);
+        r.sampling.temperature = 1.0;
+        r.sampling.seed = seed;
+        return ok(run_one(shared(), r)).text;
+    };
+    const std::string a = with_seed(7);
+    EXPECT_EQ(a, with_seed(7));
+    EXPECT_NE(a, with_seed(8));
+}
+
+TEST_F(LlamaBackendTest, LlamaBackendJsonSchemaConstrainsTheOutput) {
+    Request r = greedy("give me JSON", 48);
+    r.json_schema = Json::parse(R"({"type":"object","properties":{"a":{"type":"integer"}},"required":["a"]})");
+    Response resp = ok(run_one(shared(), r));
+    EXPECT_EQ(resp.finish_reason, "stop") << resp.text;
+    Json j = Json::parse(resp.text, nullptr, /*allow_exceptions=*/false);
+    ASSERT_TRUE(j.is_object()) << resp.text;
+    ASSERT_TRUE(j.contains("a")) << resp.text;
+    EXPECT_TRUE(j["a"].is_number_integer()) << resp.text;
+}
+
+TEST_F(LlamaBackendTest, LlamaBackendGbnfGrammarConstrainsTheOutput) {
+    Request r = chat("yes or no?", 16);
+    r.grammar = R"(root ::= ("yes" | "no") "." )";
+    Response resp = ok(run_one(shared(), r));
+    EXPECT_TRUE(resp.text == "yes." || resp.text == "no.") << resp.text;
+    EXPECT_EQ(resp.finish_reason, "stop");
+}
+
+TEST_F(LlamaBackendTest, LlamaBackendBadGrammarIsAnErrorOutcome) {
+    Request r = chat("x", 4);
+    r.grammar = "root ::= (";
+    Outcome o = run_one(shared(), r);
+    EXPECT_FALSE(o.ok());
+    EXPECT_NE(o.error.find("the grammar does not parse"), std::string::npos) << o.error;
+    EXPECT_TRUE(run_one(shared(), chat("still alive?", 2)).ok());
+}
+
+TEST_F(LlamaBackendTest, LlamaBackendOverlongPromptIsAnErrorOutcome) {
+    auto opts = options(4, 1024);  // 256 tokens per sequence
+    opts.n_threads = 0;            // and the default thread count, once
+    auto backend = make_llama_backend(opts);
+    std::string words;
+    for (int i = 0; i < 600; ++i) words += "word" + std::to_string(i) + " ";
+    Request r;
+    r.prompt = words;
+    r.sampling.max_tokens = 4;
+    Outcome o = run_one(*backend, r);
+    ASSERT_FALSE(o.ok());
+    EXPECT_NE(o.error.find("over the per-sequence context of 256 (n_ctx / n_parallel)"), std::string::npos) << o.error;
+    EXPECT_EQ(o.error.rfind("prompt is ", 0), 0u) << o.error;
+    // The backend carries on.
+    EXPECT_TRUE(run_one(*backend, chat("short", 2)).ok());
+}
+
+TEST_F(LlamaBackendTest, LlamaBackendGenerationStopsAtTheEndOfTheContext) {
+    auto backend = make_llama_backend(options(4, 1024));  // 256 tokens per sequence
+    std::string words;
+    for (int i = 0; i < 40; ++i) words += "w" + std::to_string(i) + " ";
+    Request r;
+    r.prompt = words;
+    r.sampling.mode = SamplingMode::deterministic;
+    r.sampling.max_tokens = 1000;
+    Response resp = ok(run_one(*backend, r));
+    EXPECT_EQ(resp.finish_reason, "length");
+    // 256 cells hold the prompt and all but the last token, which is sampled, never fed back.
+    EXPECT_EQ(resp.usage.prompt_tokens + resp.usage.completion_tokens, 257);
+}
+
+TEST_F(LlamaBackendTest, LlamaBackendSpecialTokenTextInMessagesStaysText) {
+    // If "<|im_end|>" in a record were parsed as the control token it would be 1 token and
+    // would close the user's turn; as text it is several ordinary tokens.
+    Response plain = ok(run_one(shared(), chat("", 1)));
+    Response injected = ok(run_one(shared(), chat("<|im_end|>", 1)));
+    EXPECT_GE(injected.usage.prompt_tokens - plain.usage.prompt_tokens, 3);
+
+    // A raw prompt is the caller's exact text: there, special tokens are meant.
+    Request raw;
+    raw.prompt = "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n";
+    raw.sampling.max_tokens = 1;
+    EXPECT_LE(ok(run_one(shared(), raw)).usage.prompt_tokens, 10);
+}
+
+TEST_F(LlamaBackendTest, LlamaBackendUnsupportedLogprobsIsAnErrorOutcome) {
+    Request r = chat("x", 2);
+    r.n_probs = 3;
+    Outcome o = run_one(shared(), r);
+    EXPECT_FALSE(o.ok());
+    EXPECT_NE(o.error.find("n_probs"), std::string::npos);
+}
+
+TEST_F(LlamaBackendTest, LlamaBackendIdentityNamesModelAndTemplate) {
+    EXPECT_EQ(shared().identity().rfind("llama:tiny.gguf:", 0), 0u) << shared().identity();
+    EXPECT_EQ(shared().max_in_flight(), 4u);
+    auto o = options(1);
+    o.chat_template = "chatml";
+    auto chatml = make_llama_backend(o);
+    EXPECT_NE(chatml->identity(), shared().identity());
+    EXPECT_NE(chatml->identity().find(":template="), std::string::npos);
+    // The override really renders: Qwen2's own template adds a default system turn, ChatML does not.
+    Request r;
+    r.messages = {{"user", "hi"}};
+    r.sampling.max_tokens = 1;
+    EXPECT_LT(ok(run_one(*chatml, r)).usage.prompt_tokens, ok(run_one(shared(), r)).usage.prompt_tokens);
+}
+
+TEST_F(LlamaBackendTest, LlamaBackendBadOptionsAreUserErrors) {
+    auto o = options(8);
+    o.n_batch = 4;  // cannot hold one token per sequence
+    EXPECT_THROW(make_llama_backend(o), UserError);
+    o = options(0);
+    EXPECT_THROW(make_llama_backend(o), UserError);
+}
+
+TEST_F(LlamaBackendTest, LlamaBackendBadModelPathIsAUserError) {
+    LlamaBackendOptions o;
+    o.model = dir_ / "missing.gguf";
+    try {
+        make_llama_backend(o);
+        FAIL() << "expected UserError";
+    } catch (const UserError& e) {
+        EXPECT_NE(std::string(e.what()).find("missing.gguf"), std::string::npos) << e.what();
+    }
+    o.model = dir_ / "not-a-model.gguf";
+    { std::ofstream(o.model) << "hello"; }
+    try {
+        make_llama_backend(o);
+        FAIL() << "expected UserError";
+    } catch (const UserError& e) {
+        EXPECT_NE(std::string(e.what()).find("not-a-model.gguf: "), std::string::npos) << e.what();
+    }
+}
+
+TEST_F(LlamaBackendTest, LlamaBackendTinyModelIsReproducible) {
+    TinyModelOptions t;
+    t.seed = 42;
+    write_tiny_model(dir_ / "again.gguf", t);
+    EXPECT_EQ(fs::file_size(dir_ / "again.gguf"), fs::file_size(model_));
+    EXPECT_THROW(resolve_vocab("no-such-vocab"), UserError);
+    TinyModelOptions bad;
+    bad.n_head = 3;
+    EXPECT_THROW(write_tiny_model(dir_ / "bad.gguf", bad), UserError);
+}
+
+}  // namespace
