@@ -131,6 +131,18 @@ struct Stage {
     std::vector<size_t> blocks;  // indices into the flow's blocks; a barrier first when stage > 0
 };
 
+// A bad input record as a rejected row: where it came from and its raw text.
+Record input_reject_row(const BadRecord& bad) {
+    return {{kRejectedByColumn, "input"}, {kReasonColumn, bad.reason}, {kSourceColumn, bad.pos.str()},
+            {"_raw", bad.raw}};
+}
+
+std::string input_requirement(const InputSpec& spec) {
+    return spec.schema == SeedSchema::any ? ""
+                                          : " (the flow's input needs " + std::string(seed_schema_name(spec.schema)) +
+                                                " records)";
+}
+
 BlockEnv block_env(const Flow& flow, const RunOptions& options) {
     BlockEnv env;
     env.seed = options.seed;
@@ -282,13 +294,12 @@ class Executor {
     void run_input_stage() {
         std::string rejected;
         uint64_t rejected_count = 0;
-        InputStream input(options_, [&](const BadRecord& bad) {
-            Record r = {{kRejectedByColumn, "input"}, {kReasonColumn, bad.reason}, {kSourceColumn, bad.pos.str()},
-                        {"_raw", bad.raw}};
-            rejected += to_json_line(r);
+        auto reject_input = [&](const BadRecord& bad) {
+            rejected += to_json_line(input_reject_row(bad));
             rejected += '\n';
             ++rejected_count;
-        });
+        };
+        InputStream input(options_, reject_input);
         input_ = &input;
         uint64_t index = store_->batches_done(0);
         if (auto pos = store_->last_reader_position()) input.seek(Json::parse(*pos));
@@ -304,12 +315,8 @@ class Executor {
                 if (check_input) {
                     if (auto problem = check_seed_record(rec, spec.schema, spec.required_columns)) {
                         if (!options_.skip_bad_records)
-                            throw InputError(pos.str() + ": " + *problem + " (the flow's input needs " +
-                                             std::string(seed_schema_name(spec.schema)) + " records)");
-                        Record r = {{kRejectedByColumn, "input"}, {kReasonColumn, *problem}, {kSourceColumn, pos.str()},
-                                    {"_raw", to_json_line(rec)}};
-                        rejected += to_json_line(r) + "\n";
-                        ++rejected_count;
+                            throw InputError(pos.str() + ": " + *problem + input_requirement(spec));
+                        reject_input({pos, *problem, to_json_line(rec)});
                         continue;
                     }
                 }
@@ -566,10 +573,7 @@ Preview preview_flow(const Flow& flow, const RunOptions& options, size_t n) {
     ro.skip_bad_records = options.skip_bad_records;
     std::vector<Record> rows;
     for (const auto& path : options.inputs) {
-        ro.on_bad_record = [&](const BadRecord& bad) {
-            preview.rejected.push_back({{kRejectedByColumn, "input"}, {kReasonColumn, bad.reason},
-                                        {kSourceColumn, bad.pos.str()}, {"_raw", bad.raw}});
-        };
+        ro.on_bad_record = [&](const BadRecord& bad) { preview.rejected.push_back(input_reject_row(bad)); };
         auto reader = open_reader(path, ro);
         Record rec;
         SourcePos pos;
