@@ -159,6 +159,10 @@ class Condition {
 
         if (length_ != Length::None && op_ != Op::In && op_ != Op::NotIn && !value_.is_number())
             throw ConfigError(where + ".value: a length is compared with a number, not a " + json_type_name(value_));
+        // Comparing a length with a number needs counting only past that number: any count
+        // above it decides ==, !=, <, <=, >, >= the same way. Rejections recount for the message.
+        if (length_ != Length::None && value_.is_number() && op_ != Op::In && op_ != Op::NotIn)
+            length_cap_ = value_.get<double>() < 0 ? 1 : static_cast<size_t>(value_.get<double>()) + 2;
         if (is_ordering(op_) && !value_.is_number() && !value_.is_string())
             throw ConfigError(where + ".value: op '" + op_name_ + "' compares with a number or a string, not a " +
                               json_type_name(value_));
@@ -213,8 +217,11 @@ class Condition {
             return false;
         }
         const auto& s = v->get_ref<const std::string&>();
-        const Json n = static_cast<uint64_t>(length_ == Length::Chars ? text::count_chars(s) : text::count_words(s));
-        return compare(n, why);
+        auto length = [&](size_t cap) {
+            return length_ == Length::Chars ? text::count_chars(s, cap) : text::count_words(s, cap);
+        };
+        if (compare(Json(static_cast<uint64_t>(length(length_cap_))), nullptr)) return true;
+        return compare(Json(static_cast<uint64_t>(length(SIZE_MAX))), why);
     }
 
   private:
@@ -299,6 +306,7 @@ class Condition {
     Op op_ = Op::Eq;
     std::string op_name_;
     Length length_ = Length::None;
+    size_t length_cap_ = SIZE_MAX;  // counting may stop here without changing the decision
     std::string label_;       // "score" or "words(response)"
     Json value_;
     std::string value_text_;  // the value as reasons print it

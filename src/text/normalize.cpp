@@ -86,10 +86,10 @@ std::string normalize(std::string_view text, const NormalizeOptions& options) {
     return out;
 }
 
-size_t count_words(std::string_view text) {
+size_t count_words(std::string_view text, size_t limit) {
     size_t words = 0;
     bool in_word = false;
-    for (size_t i = 0; i < text.size();) {
+    for (size_t i = 0; i < text.size() && words < limit;) {
         // Most text is ASCII: decode only multi-byte sequences (filters count words per row).
         const auto byte = static_cast<unsigned char>(text[i]);
         bool space;
@@ -107,9 +107,12 @@ size_t count_words(std::string_view text) {
     return words;
 }
 
-size_t count_chars(std::string_view text) {
+size_t count_chars(std::string_view text, size_t limit) {
     size_t n = 0;
-    for (size_t i = 0; i < text.size(); ++n) i += utf8::decode(text, i).len;
+    for (size_t i = 0; i < text.size() && n < limit; ++n) {
+        // ASCII bytes are one code point each; decode only multi-byte sequences.
+        i += static_cast<unsigned char>(text[i]) < 0x80 ? 1 : utf8::decode(text, i).len;
+    }
     return n;
 }
 

@@ -342,6 +342,12 @@ TEST(BlockFilter, LengthInWordsAndChars) {
     words["length"] = "words";
     EXPECT_EQ(check(words, {{"response", "one two  three"}}), "");
     EXPECT_EQ(check(words, {{"response", "one two three four"}}), "words(response) = 4, not <= 3");
+    // Counting stops early once the decision is known, but a rejection still reports the full count.
+    EXPECT_EQ(check(words, {{"response", "a b c d e f g h i j"}}), "words(response) = 10, not <= 3");
+    Json at_least = cond("response", ">=", 2);
+    at_least["length"] = "words";
+    EXPECT_EQ(check(at_least, {{"response", "a b c d e f g h i j"}}), "");
+    EXPECT_EQ(check(at_least, {{"response", "a"}}), "words(response) = 1, not >= 2");
 
     Json chars = cond("t", ">=", 4);
     chars["length"] = "chars";

@@ -93,3 +93,10 @@ TEST(Normalize, NormalizeReplacesInvalidUtf8) {
 }
 
 }  // namespace
+
+TEST(NormalizeLimits, CountingStopsAtTheLimit) {
+    EXPECT_EQ(synthforge::text::count_words("one two three four", 2), 2u);
+    EXPECT_EQ(synthforge::text::count_words("one two", 5), 2u);
+    EXPECT_EQ(synthforge::text::count_chars("h\xC3\xA9llo w\xC3\xB6rld", 4), 4u);
+    EXPECT_EQ(synthforge::text::count_chars("h\xC3\xA9llo", 99), 5u);
+}

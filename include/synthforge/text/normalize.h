@@ -2,6 +2,7 @@
 // Text normalisation and counting on UTF-8 text. Pure functions: no JSON, no I/O.
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -16,9 +17,10 @@ struct NormalizeOptions {
 std::string normalize(std::string_view text, const NormalizeOptions& options);
 
 // Words are maximal runs of non-whitespace characters (Unicode whitespace included).
-size_t count_words(std::string_view text);
-// Unicode code points (not bytes).
-size_t count_chars(std::string_view text);
+// Counting stops at `limit`: the result is min(words, limit).
+size_t count_words(std::string_view text, size_t limit = SIZE_MAX);
+// Unicode code points (not bytes), counting up to `limit`.
+size_t count_chars(std::string_view text, size_t limit = SIZE_MAX);
 // True when `text` is valid UTF-8.
 bool is_valid_utf8(std::string_view text);
 // Replaces invalid UTF-8 sequences by U+FFFD.
