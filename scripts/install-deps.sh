@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git ccache npm
   libyaml-cpp-dev libsimdjson-dev libcli11-dev libfmt-dev libsqlite3-dev
   libxxhash-dev libre2-dev libvalijson-dev libcurl4-openssl-dev
-  libgtest-dev libgmock-dev libbenchmark-dev python3
+  libgtest-dev libgmock-dev libbenchmark-dev python3 clang-format
 )
 
 missing=()

@@ -249,8 +249,10 @@ class DedupExactBlock final : public Block {
             case Json::value_t::string: {
                 buffer_.push_back('s');
                 const auto& s = v.get_ref<const std::string&>();
-                if (normalizes_) append_text(text::normalize(s, options_));
-                else append_text(s);
+                if (normalizes_)
+                    append_text(text::normalize(s, options_));
+                else
+                    append_text(s);
                 break;
             }
             case Json::value_t::array:

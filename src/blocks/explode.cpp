@@ -30,7 +30,6 @@ constexpr const char* kSchema = R"json({
   }
 })json";
 
-
 class ExplodeBlock final : public Block {
   public:
     ExplodeBlock(std::string name, std::string column, std::string as, std::optional<std::string> index_column)
@@ -54,8 +53,10 @@ class ExplodeBlock final : public Block {
                 out.reject(std::move(row), "column '" + column_ + "' is an empty list");
                 continue;
             }
-            if (as_ == column_) explode_in_place(std::move(row), out);
-            else explode_beside(std::move(row), out);
+            if (as_ == column_)
+                explode_in_place(std::move(row), out);
+            else
+                explode_beside(std::move(row), out);
         }
     }
 

@@ -56,8 +56,24 @@ constexpr const char* kSchema = R"json({
   }
 })json";
 
-enum class Op { Eq, Ne, Lt, Le, Gt, Ge, In, NotIn, Contains, NotContains, Matches, NotMatches, Exists, NotExists,
-                Empty, NotEmpty };
+enum class Op {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    In,
+    NotIn,
+    Contains,
+    NotContains,
+    Matches,
+    NotMatches,
+    Exists,
+    NotExists,
+    Empty,
+    NotEmpty
+};
 enum class Length { None, Chars, Words };
 
 struct OpName {
@@ -65,21 +81,30 @@ struct OpName {
     Op op;
 };
 constexpr OpName kOps[] = {
-    {"==", Op::Eq},         {"!=", Op::Ne},
-    {"<", Op::Lt},          {"<=", Op::Le},
-    {">", Op::Gt},          {">=", Op::Ge},
-    {"in", Op::In},         {"not_in", Op::NotIn},
-    {"contains", Op::Contains}, {"not_contains", Op::NotContains},
-    {"matches", Op::Matches},   {"not_matches", Op::NotMatches},
-    {"exists", Op::Exists},     {"not_exists", Op::NotExists},
-    {"empty", Op::Empty},       {"not_empty", Op::NotEmpty},
+    {"==", Op::Eq},
+    {"!=", Op::Ne},
+    {"<", Op::Lt},
+    {"<=", Op::Le},
+    {">", Op::Gt},
+    {">=", Op::Ge},
+    {"in", Op::In},
+    {"not_in", Op::NotIn},
+    {"contains", Op::Contains},
+    {"not_contains", Op::NotContains},
+    {"matches", Op::Matches},
+    {"not_matches", Op::NotMatches},
+    {"exists", Op::Exists},
+    {"not_exists", Op::NotExists},
+    {"empty", Op::Empty},
+    {"not_empty", Op::NotEmpty},
 };
 
 bool takes_no_value(Op op) {
     return op == Op::Exists || op == Op::NotExists || op == Op::Empty || op == Op::NotEmpty;
 }
-bool is_ordering(Op op) { return op == Op::Lt || op == Op::Le || op == Op::Gt || op == Op::Ge; }
-
+bool is_ordering(Op op) {
+    return op == Op::Lt || op == Op::Le || op == Op::Gt || op == Op::Ge;
+}
 
 // Cuts `s` to at most `max_bytes` without splitting a UTF-8 sequence.
 std::string_view utf8_prefix(std::string_view s, size_t max_bytes) {
@@ -107,11 +132,15 @@ std::string brief(const Json& v) {
 // Empty means "carries no content": null, blank text, an empty list or object.
 bool is_empty_value(const Json& v) {
     switch (v.type()) {
-        case Json::value_t::null: return true;
-        case Json::value_t::string: return text::count_words(v.get_ref<const std::string&>()) == 0;
+        case Json::value_t::null:
+            return true;
+        case Json::value_t::string:
+            return text::count_words(v.get_ref<const std::string&>()) == 0;
         case Json::value_t::array:
-        case Json::value_t::object: return v.empty();
-        default: return false;
+        case Json::value_t::object:
+            return v.empty();
+        default:
+            return false;
     }
 }
 
@@ -140,9 +169,12 @@ class Condition {
         label_ = column_;
         if (auto it = spec.find("length"); it != spec.end() && !it->is_null()) {
             const auto len = it->get<std::string>();
-            if (len == "chars") length_ = Length::Chars;
-            else if (len == "words") length_ = Length::Words;
-            else throw ConfigError(where + ".length: must be chars or words, not '" + len + "'");
+            if (len == "chars")
+                length_ = Length::Chars;
+            else if (len == "words")
+                length_ = Length::Words;
+            else
+                throw ConfigError(where + ".length: must be chars or words, not '" + len + "'");
             if (!(op_ == Op::Eq || op_ == Op::Ne || is_ordering(op_) || op_ == Op::In || op_ == Op::NotIn))
                 throw ConfigError(where + ".length: cannot be used with op '" + op_name_ + "'");
             label_ = len + "(" + column_ + ")";
@@ -168,11 +200,14 @@ class Condition {
                               json_type_name(value_));
         if (op_ == Op::In || op_ == Op::NotIn) {
             if (!value_.is_array())
-                throw ConfigError(where + ".value: op '" + op_name_ + "' needs a list, not a " + json_type_name(value_));
+                throw ConfigError(where + ".value: op '" + op_name_ + "' needs a list, not a " +
+                                  json_type_name(value_));
             // Strings (the common case: languages, labels) are looked up by hash; other items by a scan.
             for (const auto& item : value_) {
-                if (item.is_string()) strings_.insert(item.get<std::string>());
-                else others_.push_back(item);
+                if (item.is_string())
+                    strings_.insert(item.get<std::string>());
+                else
+                    others_.push_back(item);
             }
         }
         if (op_ == Op::Matches || op_ == Op::NotMatches) {
@@ -205,7 +240,8 @@ class Condition {
                 if (v && !is_empty_value(*v)) return true;
                 if (why) *why = v ? label_ + " is empty (" + brief(*v) + ")" : missing();
                 return false;
-            default: break;
+            default:
+                break;
         }
         if (!v) {
             if (why) *why = missing();
@@ -249,10 +285,18 @@ class Condition {
                 // which for UTF-8 is code point order.
                 bool ok = false;
                 switch (op_) {
-                    case Op::Lt: ok = a < value_; break;
-                    case Op::Le: ok = a <= value_; break;
-                    case Op::Gt: ok = a > value_; break;
-                    default: ok = a >= value_; break;
+                    case Op::Lt:
+                        ok = a < value_;
+                        break;
+                    case Op::Le:
+                        ok = a <= value_;
+                        break;
+                    case Op::Gt:
+                        ok = a > value_;
+                        break;
+                    default:
+                        ok = a >= value_;
+                        break;
                 }
                 if (ok) return true;
                 return fail(why, a, "not " + op_name_ + " " + value_text_);
@@ -267,14 +311,13 @@ class Condition {
             case Op::NotContains: {
                 bool found = false;
                 if (a.is_string() && value_.is_string()) {
-                    found = a.get_ref<const std::string&>().find(value_.get_ref<const std::string&>()) !=
-                            std::string::npos;
+                    found =
+                        a.get_ref<const std::string&>().find(value_.get_ref<const std::string&>()) != std::string::npos;
                 } else if (a.is_array()) {
                     for (const auto& item : a)
                         if (item == value_) found = true;
                 } else {
-                    return fail(why, a,
-                                std::string("cannot look for ") + value_text_ + " in a " + json_type_name(a));
+                    return fail(why, a, std::string("cannot look for ") + value_text_ + " in a " + json_type_name(a));
                 }
                 if (found == (op_ == Op::Contains)) return true;
                 return fail(why, a, found ? "contains " + value_text_ : "does not contain " + value_text_);
@@ -286,7 +329,8 @@ class Condition {
                 if (found == (op_ == Op::Matches)) return true;
                 return fail(why, a, found ? "matches " + value_text_ : "does not match " + value_text_);
             }
-            default: return false;  // exists/empty ops are decided in test()
+            default:
+                return false;  // exists/empty ops are decided in test()
         }
     }
 
@@ -307,7 +351,7 @@ class Condition {
     std::string op_name_;
     Length length_ = Length::None;
     size_t length_cap_ = SIZE_MAX;  // counting may stop here without changing the decision
-    std::string label_;       // "score" or "words(response)"
+    std::string label_;             // "score" or "words(response)"
     Json value_;
     std::string value_text_;  // the value as reasons print it
     std::unordered_set<std::string> strings_;
@@ -323,8 +367,10 @@ class FilterBlock final : public Block {
     void process(std::vector<Record>&& rows, Emitter& out) override {
         for (auto& row : rows) {
             std::string why;
-            if (any_ ? any_holds(row, why) : all_hold(row, why)) out.emit(std::move(row));
-            else out.reject(std::move(row), std::move(why));
+            if (any_ ? any_holds(row, why) : all_hold(row, why))
+                out.emit(std::move(row));
+            else
+                out.reject(std::move(row), std::move(why));
         }
     }
 

@@ -68,8 +68,10 @@ std::vector<Example> load_examples(const Json& config, const std::filesystem::pa
             std::string user;
             for (const auto& m : e["messages"]) {
                 std::string role = m.value("role", ""), content = m.value("content", "");
-                if (role == "user") user = content;
-                else if (role == "assistant") out.push_back({user, content});
+                if (role == "user")
+                    user = content;
+                else if (role == "assistant")
+                    out.push_back({user, content});
             }
             return;
         }
@@ -91,7 +93,9 @@ std::vector<Example> load_examples(const Json& config, const std::filesystem::pa
     return out;
 }
 
-uint64_t hash64(std::string_view s, uint64_t seed) { return XXH3_64bits_withSeed(s.data(), s.size(), seed); }
+uint64_t hash64(std::string_view s, uint64_t seed) {
+    return XXH3_64bits_withSeed(s.data(), s.size(), seed);
+}
 
 // Metrics of one block, for metadata.json.
 struct BlockLlmMetrics {
@@ -219,9 +223,8 @@ class LlmGenerate : public Block {
                     jobs[i].request.sampling.seed = derive_seed(jobs[i].prompt_hash, jobs[i].sample, jobs[i].attempt);
                     again.push_back(i);
                 } else {
-                    failures[i] = fmt::format("answer did not parse as {} after {} attempt{}: {}",
-                                              parse_mode_name(), jobs[i].attempt + 1, jobs[i].attempt ? "s" : "",
-                                              parsed.error);
+                    failures[i] = fmt::format("answer did not parse as {} after {} attempt{}: {}", parse_mode_name(),
+                                              jobs[i].attempt + 1, jobs[i].attempt ? "s" : "", parsed.error);
                 }
             }
             todo = std::move(again);
@@ -287,10 +290,14 @@ class LlmGenerate : public Block {
     }
     std::string parse_mode_name() const {
         switch (mode_) {
-            case ParseMode::json: return "JSON";
-            case ParseMode::list: return "a list";
-            case ParseMode::regex: return "config.regex";
-            default: return "text";
+            case ParseMode::json:
+                return "JSON";
+            case ParseMode::list:
+                return "a list";
+            case ParseMode::regex:
+                return "config.regex";
+            default:
+                return "text";
         }
     }
 
@@ -329,8 +336,10 @@ class LlmGenerate : public Block {
             return;
         }
         const auto& r = *o.response;
-        if (r.cached) ++metrics_.cached;
-        else metrics_.latencies.push_back(r.latency_ms);
+        if (r.cached)
+            ++metrics_.cached;
+        else
+            metrics_.latencies.push_back(r.latency_ms);
         metrics_.prompt_tokens += r.usage.prompt_tokens;
         metrics_.completion_tokens += r.usage.completion_tokens;
         ++metrics_.per_endpoint[r.endpoint.empty() ? "(unknown)" : r.endpoint];

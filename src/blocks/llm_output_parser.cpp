@@ -86,8 +86,10 @@ std::optional<Json> extract_json(const std::string& text) {
         for (size_t j = i; j < text.size(); ++j) {
             char c = text[j];
             if (in_string) {
-                if (c == '\\') ++j;
-                else if (c == '"') in_string = false;
+                if (c == '\\')
+                    ++j;
+                else if (c == '"')
+                    in_string = false;
             } else if (c == '"') {
                 in_string = true;
             } else if (c == open) {
@@ -130,8 +132,10 @@ ParseResult OutputParser::parse(const std::string& text, const std::string& fini
     switch (impl_->mode) {
         case ParseMode::text: {
             std::string t = trim(text);
-            if (t.empty()) r.error = "the model returned empty text";
-            else r.values.push_back(t);
+            if (t.empty())
+                r.error = "the model returned empty text";
+            else
+                r.values.push_back(t);
             break;
         }
         case ParseMode::json: {

@@ -82,9 +82,12 @@ class SampleBlock final : public Block {
             ++seen;
             // Draw only while the outcome is open, so k >= n never touches the generator.
             bool take;
-            if (needed == 0) take = false;
-            else if (needed >= left) take = true;
-            else take = rng.below(left) < needed;
+            if (needed == 0)
+                take = false;
+            else if (needed >= left)
+                take = true;
+            else
+                take = rng.below(left) < needed;
             if (take) {
                 ++chosen;
                 out.emit(std::move(row));

@@ -94,8 +94,8 @@ std::unique_ptr<Block> make_set(const std::string& name, const Json& config, con
         tmpl.emplace(Template::compile(config.at("template").get<std::string>(), "config.template"));
     else
         value = config.at("value");
-    return std::make_unique<SetBlock>(name, config.at("column").get<std::string>(), std::move(tmpl),
-                                      std::move(value), config.value("overwrite", true));
+    return std::make_unique<SetBlock>(name, config.at("column").get<std::string>(), std::move(tmpl), std::move(value),
+                                      config.value("overwrite", true));
 }
 
 }  // namespace

@@ -18,7 +18,8 @@ std::string type_of(const Json& prop) {
     }
     if (prop.contains("enum")) {
         std::string out;
-        for (const auto& e : prop["enum"]) out += (out.empty() ? "" : "|") + (e.is_string() ? e.get<std::string>() : e.dump());
+        for (const auto& e : prop["enum"])
+            out += (out.empty() ? "" : "|") + (e.is_string() ? e.get<std::string>() : e.dump());
         return out;
     }
     return "any";
@@ -30,7 +31,8 @@ void print_type(const BlockType& t, bool markdown) {
     if (schema.contains("required"))
         for (const auto& r : schema["required"]) required.insert(r.get<std::string>());
     if (markdown) {
-        fmt::print("## `{}`\n\n{}\n\n| option | type | default | description |\n|---|---|---|---|\n", t.type, t.summary);
+        fmt::print("## `{}`\n\n{}\n\n| option | type | default | description |\n|---|---|---|---|\n", t.type,
+                   t.summary);
     } else {
         fmt::print("{} - {}\n", t.type, t.summary);
         if (t.origin != "built-in") fmt::print("from plugin {}\n", t.origin);
@@ -43,8 +45,10 @@ void print_type(const BlockType& t, bool markdown) {
     for (const auto& [name, prop] : schema["properties"].items()) {
         std::string def = required.count(name) ? "required" : prop.contains("default") ? prop["default"].dump() : "-";
         std::string desc = prop.value("description", "");
-        if (markdown) fmt::print("| `{}` | {} | {} | {} |\n", name, type_of(prop), def, desc);
-        else fmt::print("  {:<22} {:<16} {:<12} {}\n", name, type_of(prop), def, desc);
+        if (markdown)
+            fmt::print("| `{}` | {} | {} | {} |\n", name, type_of(prop), def, desc);
+        else
+            fmt::print("  {:<22} {:<16} {:<12} {}\n", name, type_of(prop), def, desc);
     }
     if (markdown) fmt::print("\n");
 }

@@ -17,7 +17,9 @@ namespace {
 
 std::atomic<bool> g_stop{false};
 
-extern "C" void on_stop_signal(int) { g_stop.store(true); }
+extern "C" void on_stop_signal(int) {
+    g_stop.store(true);
+}
 
 struct RunArgs {
     std::string flow;
@@ -107,8 +109,9 @@ int run(const RunArgs& a) {
                        " is intact: fix the cause and continue with --resume " + ro.run_dir.string());
     }
     if (!a.quiet) {
-        fmt::print(stderr, "{} {} rows in, {} out, {} rejected in {:.2f} s -> {}\n", s.resumed ? "resumed and done:" : "done:",
-                   s.rows_in, s.rows_out, s.rows_rejected, s.seconds, s.output.string());
+        fmt::print(stderr, "{} {} rows in, {} out, {} rejected in {:.2f} s -> {}\n",
+                   s.resumed ? "resumed and done:" : "done:", s.rows_in, s.rows_out, s.rows_rejected, s.seconds,
+                   s.output.string());
         for (const auto& b : s.blocks)
             fmt::print(stderr, "  {:<20} {:<12} in {:>9}  out {:>9}  rejected {:>9}\n", b.name, b.type, b.rows_in,
                        b.rows_out, b.rows_rejected);

@@ -37,17 +37,17 @@ void ProgressReporter::operator()(const Progress& p) {
         return;
     }
     double rate = p.elapsed_seconds > 0 ? p.rows_read / p.elapsed_seconds : 0;
-    std::string line = fmt::format("stage {}/{} | read {} ({:.0f}/s) | out {} | rejected {}", p.stage + 1, p.stages,
-                                   human_count(p.rows_read), rate, human_count(p.rows_out),
-                                   human_count(p.rows_rejected));
+    std::string line =
+        fmt::format("stage {}/{} | read {} ({:.0f}/s) | out {} | rejected {}", p.stage + 1, p.stages,
+                    human_count(p.rows_read), rate, human_count(p.rows_out), human_count(p.rows_rejected));
     if (p.bytes_total > 0 && p.bytes_read > 0 && p.stage == 0) {
         double frac = static_cast<double>(p.bytes_read) / p.bytes_total;
         line += fmt::format(" | {:.0f}%", frac * 100);
         if (frac > 0.01 && frac < 1) line += " ETA " + duration(p.elapsed_seconds * (1 - frac) / frac);
     }
     if (p.llm_requests || p.llm_in_flight) {
-        line += fmt::format(" | llm {} done, {} in flight, {} retries", human_count(p.llm_requests),
-                            p.llm_in_flight, human_count(p.llm_retries));
+        line += fmt::format(" | llm {} done, {} in flight, {} retries", human_count(p.llm_requests), p.llm_in_flight,
+                            human_count(p.llm_retries));
         if (p.llm_failures) line += fmt::format(", {} failed", human_count(p.llm_failures));
         if (p.llm_busy_seconds > 0) line += fmt::format(", {:.0f} tok/s", p.llm_completion_tokens / p.llm_busy_seconds);
     }

@@ -1,16 +1,16 @@
 // JSONL, JSON and CSV writers over an AtomicFile.
 
-#include "synthforge/data/writer.h"
 #include "synthforge/data/reader.h"
+#include "synthforge/data/writer.h"
 
 #include "data/atomic_file.h"
 #include "synthforge/errors.h"
 #include "synthforge/text/normalize.h"
 
 #include <array>
-#include <cstring>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 
 namespace synthforge {
 

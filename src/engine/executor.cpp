@@ -24,7 +24,9 @@ using Clock = std::chrono::steady_clock;
 // Counts of the input reader itself (records read, bad records) under this key.
 constexpr const char* kInputCounts = "(input)";
 
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double seconds_since(Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 std::string utc_now() {
     std::time_t t = std::time(nullptr);
@@ -43,8 +45,7 @@ void append_lines(std::string& out, const std::vector<Record>& rows) {
 // All inputs, read in order as one stream of records, with a position that survives a restart.
 class InputStream {
   public:
-    InputStream(const RunOptions& options, std::function<void(const BadRecord&)> on_bad)
-        : paths_(options.inputs) {
+    InputStream(const RunOptions& options, std::function<void(const BadRecord&)> on_bad) : paths_(options.inputs) {
         read_options_.format = options.input_format;
         read_options_.text_unit = options.text_unit;
         read_options_.skip_bad_records = options.skip_bad_records;
@@ -133,14 +134,14 @@ struct Stage {
 
 // A bad input record as a rejected row: where it came from and its raw text.
 Record input_reject_row(const BadRecord& bad) {
-    return {{kRejectedByColumn, "input"}, {kReasonColumn, bad.reason}, {kSourceColumn, bad.pos.str()},
-            {"_raw", bad.raw}};
+    return {
+        {kRejectedByColumn, "input"}, {kReasonColumn, bad.reason}, {kSourceColumn, bad.pos.str()}, {"_raw", bad.raw}};
 }
 
 std::string input_requirement(const InputSpec& spec) {
-    return spec.schema == SeedSchema::any ? ""
-                                          : " (the flow's input needs " + std::string(seed_schema_name(spec.schema)) +
-                                                " records)";
+    return spec.schema == SeedSchema::any
+               ? ""
+               : " (the flow's input needs " + std::string(seed_schema_name(spec.schema)) + " records)";
 }
 
 BlockEnv block_env(const Flow& flow, const RunOptions& options) {
@@ -168,8 +169,10 @@ class Executor {
             current_stage_ = static_cast<int>(s);
             std::string done_key = "stage_" + std::to_string(s) + "_complete";
             if (store_->meta(done_key)) continue;
-            if (s == 0) run_input_stage();
-            else run_barrier_stage(static_cast<int>(s));
+            if (s == 0)
+                run_input_stage();
+            else
+                run_barrier_stage(static_cast<int>(s));
             store_->set_meta(done_key, utc_now());
         }
         return finish();
@@ -186,10 +189,12 @@ class Executor {
                 throw UserError("cannot resume " + options_.run_dir.string() + ": it holds no run (no run.sqlite)");
             store_ = std::make_unique<RunStore>(db);
             auto stored = store_->meta("identity");
-            if (!stored) throw UserError("cannot resume " + options_.run_dir.string() + ": its run store is incomplete");
+            if (!stored)
+                throw UserError("cannot resume " + options_.run_dir.string() + ": its run store is incomplete");
             auto changes = detail::describe_identity_changes(Json::parse(*stored), identity);
             if (!changes.empty()) {
-                std::string msg = "cannot resume " + options_.run_dir.string() + ": the run differs from the one it holds:";
+                std::string msg =
+                    "cannot resume " + options_.run_dir.string() + ": the run differs from the one it holds:";
                 for (const auto& c : changes) msg += "\n  - " + c;
                 msg += "\nStart a new run (another --run-dir) or restore what changed.";
                 throw UserError(msg);
@@ -242,9 +247,8 @@ class Executor {
     }
 
     // Runs rows through the streaming blocks [first, end) of a stage, committing the result.
-    void process_and_commit(int stage, uint64_t index, std::vector<Record> rows, size_t first,
-                            std::string rejected, uint64_t rejected_count, std::string reader_position,
-                            Json counts = Json::object()) {
+    void process_and_commit(int stage, uint64_t index, std::vector<Record> rows, size_t first, std::string rejected,
+                            uint64_t rejected_count, std::string reader_position, Json counts = Json::object()) {
         BatchCommit commit;
         commit.stage = stage;
         commit.index = index;
@@ -261,7 +265,8 @@ class Executor {
             append_lines(rejected, emitter.rejected());
             rejected_count += emitter.rejected().size();
             record_counts(counts, id, in, rows.size(), emitter.rejected().size(), dt);
-            if (auto delta = block.take_state_delta(); !delta.empty()) commit.state_deltas[block.name()] = std::move(delta);
+            if (auto delta = block.take_state_delta(); !delta.empty())
+                commit.state_deltas[block.name()] = std::move(delta);
         }
         append_lines(commit.output_rows, rows);
         commit.output_count = rows.size();
@@ -324,9 +329,10 @@ class Executor {
             }
             if (rows.empty() && rejected_count == 0 && !more) break;
             rows_read_session_ += rows.size() + rejected_count;
-            Json counts = {{kInputCounts, {{"rows_in", rows.size() + rejected_count},
-                                           {"rows_out", rows.size()},
-                                           {"rows_rejected", rejected_count}}}};
+            Json counts = {{kInputCounts,
+                            {{"rows_in", rows.size() + rejected_count},
+                             {"rows_out", rows.size()},
+                             {"rows_rejected", rejected_count}}}};
             process_and_commit(0, index++, std::move(rows), 0, std::move(rejected), rejected_count,
                                input.position().dump(), std::move(counts));
             rejected.clear();
@@ -503,7 +509,8 @@ class Executor {
         m["resumes"] = std::stoi(store_->meta("resumes").value_or("0"));
         if (summary) {
             m["finished_at"] = store_->meta("finished_at").value_or("");
-            m["output"] = {{"path", output_.string()}, {"format", format_name(output_format_)}, {"rows", summary->rows_out}};
+            m["output"] = {
+                {"path", output_.string()}, {"format", format_name(output_format_)}, {"rows", summary->rows_out}};
             m["rejects"] = {{"path", summary->rejects.string()}, {"rows", summary->rows_rejected}};
             m["rows_in"] = summary->rows_in;
             m["rows_out"] = summary->rows_out;
@@ -513,9 +520,12 @@ class Executor {
             Json blocks = Json::array();
             for (size_t i = 0; i < summary->blocks.size(); ++i) {
                 const auto& b = summary->blocks[i];
-                Json entry = {{"name", b.name},          {"type", b.type},
-                              {"rows_in", b.rows_in},    {"rows_out", b.rows_out},
-                              {"rows_rejected", b.rows_rejected}, {"seconds", b.seconds}};
+                Json entry = {{"name", b.name},
+                              {"type", b.type},
+                              {"rows_in", b.rows_in},
+                              {"rows_out", b.rows_out},
+                              {"rows_rejected", b.rows_rejected},
+                              {"seconds", b.seconds}};
                 if (i < blocks_.size())
                     if (Json metrics = blocks_[i]->metrics(); !metrics.is_null()) entry["llm"] = std::move(metrics);
                 blocks.push_back(std::move(entry));
@@ -584,8 +594,10 @@ Preview preview_flow(const Flow& flow, const RunOptions& options, size_t n) {
     for (const auto& spec : flow.blocks) {
         auto block = BlockRegistry::global().find(spec.type)->make(spec.name, spec.config, env);
         Emitter emitter(block->name());
-        if (block->needs_all_rows()) block->finish(MemoryRows(std::move(rows)), emitter);
-        else block->process(std::move(rows), emitter);
+        if (block->needs_all_rows())
+            block->finish(MemoryRows(std::move(rows)), emitter);
+        else
+            block->process(std::move(rows), emitter);
         rows = std::move(emitter.rows());
         for (auto& r : emitter.rejected()) preview.rejected.push_back(std::move(r));
         if (!preview.requests.empty()) break;  // later blocks would need the answers
@@ -594,7 +606,9 @@ Preview preview_flow(const Flow& flow, const RunOptions& options, size_t n) {
     return preview;
 }
 
-RunSummary run_flow(const Flow& flow, const RunOptions& options) { return Executor(flow, options).run(); }
+RunSummary run_flow(const Flow& flow, const RunOptions& options) {
+    return Executor(flow, options).run();
+}
 
 std::filesystem::path default_run_dir(const Flow& flow) {
     std::time_t t = std::time(nullptr);

@@ -45,7 +45,9 @@ bool is_long_param_form(const Json& v) {
     return true;
 }
 
-std::string param_as_text(const Json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+std::string param_as_text(const Json& v) {
+    return v.is_string() ? v.get<std::string>() : v.dump();
+}
 
 // Factories name the option at fault first ("config.where[1].value: ..."); turn
 // that into a JSON pointer so the message points at the option's own line.
@@ -56,7 +58,8 @@ std::string pointer_of_message(const std::string& message) {
     while (i < message.size()) {
         if (message[i] == '.') {
             size_t j = i + 1;
-            while (j < message.size() && (std::isalnum(static_cast<unsigned char>(message[j])) || message[j] == '_')) ++j;
+            while (j < message.size() && (std::isalnum(static_cast<unsigned char>(message[j])) || message[j] == '_'))
+                ++j;
             pointer += "/" + message.substr(i + 1, j - i - 1);
             i = j;
         } else if (message[i] == '[') {
@@ -80,8 +83,9 @@ class FlowValidator {
     std::vector<Diagnostic> run(Flow& flow) {
         if (!parse()) return diags_;
         if (doc_.contains("version") && doc_["version"] != kFlowVersion) {
-            add("/version", "", "flow version " + doc_["version"].dump() + " is not supported; this synthforge reads version " +
-                                    std::to_string(kFlowVersion));
+            add("/version", "",
+                "flow version " + doc_["version"].dump() + " is not supported; this synthforge reads version " +
+                    std::to_string(kFlowVersion));
             return diags_;
         }
         auto schema_problems = flow_schema_checker().check(doc_);
@@ -164,11 +168,14 @@ class FlowValidator {
             if (!declared.count(name)) {
                 std::vector<std::string> names(declared.begin(), declared.end());
                 std::string hint = detail::closest_match(name, names);
-                diags_.push_back({"--set", {}, "",
-                                  "unknown parameter '" + name + "'" +
-                                      (hint.empty() ? fmt::format("; {} declares: {}", file_,
-                                                                  names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", ")))
-                                                    : "; did you mean '" + hint + "'?")});
+                diags_.push_back(
+                    {"--set",
+                     {},
+                     "",
+                     "unknown parameter '" + name + "'" +
+                         (hint.empty() ? fmt::format("; {} declares: {}", file_,
+                                                     names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", ")))
+                                       : "; did you mean '" + hint + "'?")});
             }
         }
         for (const auto& spec : flow.params) {
@@ -304,8 +311,7 @@ class FlowValidator {
             if (!type) {
                 std::string hint = detail::closest_match(spec.type, known);
                 add(base + "/type", spec.name,
-                    "unknown block type '" + spec.type + "'" +
-                        (hint.empty() ? "" : "; did you mean '" + hint + "'?") +
+                    "unknown block type '" + spec.type + "'" + (hint.empty() ? "" : "; did you mean '" + hint + "'?") +
                         " (`synthforge blocks` lists them; plugins add more)");
                 continue;
             }
@@ -351,7 +357,8 @@ Flow load_flow(const std::filesystem::path& path, const FlowOptions& options) {
     Flow flow;
     auto diags = FlowValidator(path, options).run(flow);
     if (!diags.empty()) {
-        std::string msg = fmt::format("{} has {} problem{}:", path.string(), diags.size(), diags.size() == 1 ? "" : "s");
+        std::string msg =
+            fmt::format("{} has {} problem{}:", path.string(), diags.size(), diags.size() == 1 ? "" : "s");
         for (const auto& d : diags) msg += "\n  " + d.str();
         throw ConfigError(msg);
     }
@@ -359,12 +366,18 @@ Flow load_flow(const std::filesystem::path& path, const FlowOptions& options) {
 }
 
 std::string Flow::fingerprint() const {
-    Json canonical = {{"version", kFlowVersion}, {"params", param_values},
-                      {"input", {{"schema", seed_schema_name(input.schema)}, {"required_columns", input.required_columns}}},
-                      {"plugins", plugins}, {"blocks", Json::array()},
-                      {"llm", llm_defaults}, {"sampling", sampling_defaults},
-                      {"llm_overrides", llm_overrides}, {"sampling_overrides", sampling_overrides}};
-    for (const auto& b : blocks) canonical["blocks"].push_back({{"name", b.name}, {"type", b.type}, {"config", b.config}});
+    Json canonical = {
+        {"version", kFlowVersion},
+        {"params", param_values},
+        {"input", {{"schema", seed_schema_name(input.schema)}, {"required_columns", input.required_columns}}},
+        {"plugins", plugins},
+        {"blocks", Json::array()},
+        {"llm", llm_defaults},
+        {"sampling", sampling_defaults},
+        {"llm_overrides", llm_overrides},
+        {"sampling_overrides", sampling_overrides}};
+    for (const auto& b : blocks)
+        canonical["blocks"].push_back({{"name", b.name}, {"type", b.type}, {"config", b.config}});
     std::string text = canonical.dump();
     XXH128_hash_t h = XXH3_128bits(text.data(), text.size());
     return fmt::format("{:016x}{:016x}", h.high64, h.low64);

@@ -25,7 +25,8 @@ void load_plugin(const std::filesystem::path& path) {
     auto entry = reinterpret_cast<synthforge_plugin_entry_fn>(dlsym(handle, SYNTHFORGE_PLUGIN_ENTRY_NAME));
     if (!entry) {
         dlclose(handle);
-        throw UserError("cannot load plugin " + path.string() + ": it does not export " SYNTHFORGE_PLUGIN_ENTRY_NAME
+        throw UserError("cannot load plugin " + path.string() +
+                        ": it does not export " SYNTHFORGE_PLUGIN_ENTRY_NAME
                         "() (see include/synthforge/engine/plugin.h)");
     }
     const synthforge_plugin* plugin = entry();

@@ -38,8 +38,8 @@ void diff_config(const std::string& block, const Json& old_config, const Json& n
     for (const auto& k : keys) {
         Json a = old_config.value(k, Json()), b = new_config.value(k, Json());
         if (a != b)
-            out.push_back(fmt::format("block '{}': config.{} changed from {} to {}", block, k, short_json(a),
-                                      short_json(b)));
+            out.push_back(
+                fmt::format("block '{}': config.{} changed from {} to {}", block, k, short_json(a), short_json(b)));
     }
 }
 
@@ -96,7 +96,8 @@ std::vector<std::string> describe_identity_changes(const Json& stored, const Jso
     const Json& cf = current["flow"];
     if (sf.value("fingerprint", "") == cf.value("fingerprint", "")) return out;
     for (const auto& [name, value] : cf["params"].items()) {
-        if (!sf["params"].contains(name)) out.push_back("parameter '" + name + "' is new");
+        if (!sf["params"].contains(name))
+            out.push_back("parameter '" + name + "' is new");
         else if (sf["params"][name] != value)
             out.push_back(fmt::format("parameter '{}' changed from {} to {}", name, short_json(sf["params"][name]),
                                       short_json(value)));
@@ -108,7 +109,8 @@ std::vector<std::string> describe_identity_changes(const Json& stored, const Jso
     for (const auto& b : cf["blocks"]) new_blocks[b["name"].get<std::string>()] = &b;
     for (const auto& [name, b] : new_blocks) {
         auto it = old_blocks.find(name);
-        if (it == old_blocks.end()) out.push_back("block '" + name + "' was added");
+        if (it == old_blocks.end())
+            out.push_back("block '" + name + "' was added");
         else if ((*it->second)["type"] != (*b)["type"])
             out.push_back(fmt::format("block '{}' changed type from {} to {}", name, (*it->second)["type"].dump(),
                                       (*b)["type"].dump()));

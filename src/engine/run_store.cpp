@@ -36,7 +36,8 @@ class Statement {
         return false;
     }
     void run() {
-        while (step()) {}
+        while (step()) {
+        }
     }
     int64_t column_int(int i) { return sqlite3_column_int64(stmt_, i); }
     std::string_view column_blob(int i) {
@@ -72,20 +73,25 @@ RunStore::RunStore(const std::filesystem::path& path) : path_(path) {
     exec("PRAGMA journal_mode=WAL");
     exec("PRAGMA synchronous=NORMAL");
     exec("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)");
-    exec("CREATE TABLE IF NOT EXISTS batches(stage INTEGER NOT NULL, idx INTEGER NOT NULL,"
-         " output BLOB NOT NULL, output_count INTEGER NOT NULL, rejected BLOB NOT NULL, rejected_count INTEGER NOT NULL,"
-         " counts TEXT NOT NULL, reader_position TEXT, PRIMARY KEY(stage, idx))");
-    exec("CREATE TABLE IF NOT EXISTS block_state(block TEXT NOT NULL, stage INTEGER NOT NULL, idx INTEGER NOT NULL,"
-         " delta BLOB NOT NULL, PRIMARY KEY(block, stage, idx))");
+    exec(
+        "CREATE TABLE IF NOT EXISTS batches(stage INTEGER NOT NULL, idx INTEGER NOT NULL,"
+        " output BLOB NOT NULL, output_count INTEGER NOT NULL, rejected BLOB NOT NULL, rejected_count INTEGER NOT NULL,"
+        " counts TEXT NOT NULL, reader_position TEXT, PRIMARY KEY(stage, idx))");
+    exec(
+        "CREATE TABLE IF NOT EXISTS block_state(block TEXT NOT NULL, stage INTEGER NOT NULL, idx INTEGER NOT NULL,"
+        " delta BLOB NOT NULL, PRIMARY KEY(block, stage, idx))");
     exec("CREATE TABLE IF NOT EXISTS response_cache(key TEXT PRIMARY KEY, response BLOB NOT NULL)");
     auto version = meta("store_schema_version");
-    if (!version) set_meta("store_schema_version", std::to_string(kStoreSchemaVersion));
+    if (!version)
+        set_meta("store_schema_version", std::to_string(kStoreSchemaVersion));
     else if (*version != std::to_string(kStoreSchemaVersion))
         throw RunError("run store " + path.string() + " has schema version " + *version + "; this synthforge reads " +
                        std::to_string(kStoreSchemaVersion));
 }
 
-RunStore::~RunStore() { sqlite3_close(db_); }
+RunStore::~RunStore() {
+    sqlite3_close(db_);
+}
 
 void RunStore::exec(const char* sql) {
     char* err = nullptr;

@@ -23,15 +23,23 @@ namespace {
 
 std::string type_name(const Json& v) {
     switch (v.type()) {
-        case Json::value_t::null: return "null";
-        case Json::value_t::boolean: return "boolean";
+        case Json::value_t::null:
+            return "null";
+        case Json::value_t::boolean:
+            return "boolean";
         case Json::value_t::number_integer:
-        case Json::value_t::number_unsigned: return "integer";
-        case Json::value_t::number_float: return "number";
-        case Json::value_t::string: return "string";
-        case Json::value_t::array: return "list";
-        case Json::value_t::object: return "mapping";
-        default: return "value";
+        case Json::value_t::number_unsigned:
+            return "integer";
+        case Json::value_t::number_float:
+            return "number";
+        case Json::value_t::string:
+            return "string";
+        case Json::value_t::array:
+            return "list";
+        case Json::value_t::object:
+            return "mapping";
+        default:
+            return "value";
     }
 }
 
@@ -41,11 +49,14 @@ const Json* schema_at(const Json& schema, const std::vector<std::string>& tokens
     const Json* s = &schema;
     for (const auto& t : tokens) {
         if (!s->is_object()) return nullptr;
-        if (s->contains("properties") && (*s)["properties"].contains(t)) s = &(*s)["properties"][t];
-        else if (s->contains("items") && (*s)["items"].is_object()) s = &(*s)["items"];
+        if (s->contains("properties") && (*s)["properties"].contains(t))
+            s = &(*s)["properties"][t];
+        else if (s->contains("items") && (*s)["items"].is_object())
+            s = &(*s)["items"];
         else if (s->contains("additionalProperties") && (*s)["additionalProperties"].is_object())
             s = &(*s)["additionalProperties"];
-        else return nullptr;
+        else
+            return nullptr;
     }
     return s;
 }
@@ -53,10 +64,12 @@ const Json* schema_at(const Json& schema, const std::vector<std::string>& tokens
 const Json* document_at(const Json& doc, const std::vector<std::string>& tokens) {
     const Json* d = &doc;
     for (const auto& t : tokens) {
-        if (d->is_object() && d->contains(t)) d = &(*d)[t];
+        if (d->is_object() && d->contains(t))
+            d = &(*d)[t];
         else if (d->is_array() && std::all_of(t.begin(), t.end(), ::isdigit) && std::stoul(t) < d->size())
             d = &(*d)[std::stoul(t)];
-        else return nullptr;
+        else
+            return nullptr;
     }
     return d;
 }
@@ -71,8 +84,9 @@ std::string describe_type(const Json& type) {
 
 std::string friendly(const std::string& raw, const Json* sub, const Json* value, std::string& key_out,
                      const Json& root_doc_node) {
-    static const std::regex extra_re("could not be validated using 'properties' or 'additionalProperties' "
-                                     "constraints: '(.*)'\\.");
+    static const std::regex extra_re(
+        "could not be validated using 'properties' or 'additionalProperties' "
+        "constraints: '(.*)'\\.");
     std::smatch m;
     if (std::regex_search(raw, m, extra_re)) {
         key_out = m[1];
@@ -80,8 +94,10 @@ std::string friendly(const std::string& raw, const Json* sub, const Json* value,
         if (sub && sub->contains("properties"))
             for (const auto& [k, v] : (*sub)["properties"].items()) known.push_back(k);
         std::string msg = "unknown key '" + key_out + "'";
-        if (auto near = closest_match(key_out, known); !near.empty()) msg += "; did you mean '" + near + "'?";
-        else if (!known.empty()) msg += fmt::format("; known keys: {}", fmt::join(known, ", "));
+        if (auto near = closest_match(key_out, known); !near.empty())
+            msg += "; did you mean '" + near + "'?";
+        else if (!known.empty())
+            msg += fmt::format("; known keys: {}", fmt::join(known, ", "));
         return msg;
     }
     (void)root_doc_node;

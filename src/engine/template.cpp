@@ -2,11 +2,11 @@
 
 #include "synthforge/errors.h"
 
-#include <json.h>
 #include <jinja/lexer.h>
 #include <jinja/parser.h>
 #include <jinja/runtime.h>
 #include <jinja/value.h>
+#include <json.h>
 
 namespace synthforge {
 
@@ -24,8 +24,10 @@ size_t find_tag_end(const std::string& src, size_t from, const char* close) {
     for (size_t i = from; i + 1 < src.size(); ++i) {
         char c = src[i];
         if (quote) {
-            if (c == '\\') ++i;
-            else if (c == quote) quote = 0;
+            if (c == '\\')
+                ++i;
+            else if (c == quote)
+                quote = 0;
         } else if (c == '"' || c == '\'') {
             quote = c;
         } else if (c == close[0] && src[i + 1] == close[1]) {
@@ -64,9 +66,8 @@ std::string keep_block_whitespace(const std::string& src) {
     bool after_block_tag = false;  // the previous tag was {% %} or {# #} without a trailing '-'
     while (pos < src.size()) {
         size_t open = pos;
-        while (open < src.size() &&
-               !(src[open] == '{' && open + 1 < src.size() &&
-                 (src[open + 1] == '%' || src[open + 1] == '{' || src[open + 1] == '#')))
+        while (open < src.size() && !(src[open] == '{' && open + 1 < src.size() &&
+                                      (src[open + 1] == '%' || src[open + 1] == '{' || src[open + 1] == '#')))
             ++open;
         std::string text = src.substr(pos, open - pos);
         if (after_block_tag && !text.empty() && text.front() == '\n') text.insert(text.begin(), '\n');
@@ -74,8 +75,8 @@ std::string keep_block_whitespace(const std::string& src) {
         if (next_is_block) {
             size_t line_start = text.find_last_of('\n');
             line_start = line_start == std::string::npos ? 0 : line_start + 1;
-            bool blank_tail = line_start < text.size() &&
-                              text.find_first_not_of(" \t\r\v\f", line_start) == std::string::npos;
+            bool blank_tail =
+                line_start < text.size() && text.find_first_not_of(" \t\r\v\f", line_start) == std::string::npos;
             if (blank_tail && line_start > 0) text += "{{ '' }}";
         }
         out += text;
@@ -131,6 +132,8 @@ std::string Template::render(const Json& vars) const {
     }
 }
 
-const std::string& Template::source() const { return impl_->source; }
+const std::string& Template::source() const {
+    return impl_->source;
+}
 
 }  // namespace synthforge

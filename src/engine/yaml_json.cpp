@@ -6,14 +6,19 @@
 namespace synthforge::detail {
 namespace {
 
-FlowMark to_mark(const YAML::Mark& m) { return {m.line + 1, m.column + 1}; }
+FlowMark to_mark(const YAML::Mark& m) {
+    return {m.line + 1, m.column + 1};
+}
 
 std::string escape_pointer_token(const std::string& key) {
     std::string out;
     for (char c : key) {
-        if (c == '~') out += "~0";
-        else if (c == '/') out += "~1";
-        else out += c;
+        if (c == '~')
+            out += "~0";
+        else if (c == '/')
+            out += "~1";
+        else
+            out += c;
     }
     return out;
 }
@@ -115,8 +120,10 @@ std::string display_path(const Json& root, const std::string& pointer, const std
         bool is_index = node && node->is_array();
         std::string unescaped;
         for (size_t i = 0; i < token.size(); ++i) {
-            if (token[i] == '~' && i + 1 < token.size()) unescaped += token[++i] == '1' ? '/' : '~';
-            else unescaped += token[i];
+            if (token[i] == '~' && i + 1 < token.size())
+                unescaped += token[++i] == '1' ? '/' : '~';
+            else
+                unescaped += token[i];
         }
         if (node) {
             if (is_index) {
@@ -129,8 +136,10 @@ std::string display_path(const Json& root, const std::string& pointer, const std
             }
         }
         if (walked.size() <= relative_to.size()) continue;
-        if (is_index) out += "[" + unescaped + "]";
-        else out += (out.empty() ? "" : ".") + unescaped;
+        if (is_index)
+            out += "[" + unescaped + "]";
+        else
+            out += (out.empty() ? "" : ".") + unescaped;
     }
     return out;
 }

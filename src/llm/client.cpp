@@ -1,6 +1,5 @@
 #include "synthforge/llm/client.h"
 
-
 #include <fmt/format.h>
 #include <xxhash.h>
 
@@ -30,9 +29,10 @@ Json ClientStats::to_json() const {
             {"prompt_tokens", prompt_tokens},
             {"completion_tokens", completion_tokens},
             {"completion_tokens_per_s", busy_seconds > 0 ? completion_tokens / busy_seconds : 0.0},
-            {"latency_ms", {{"p50", percentile(latencies_ms, 0.5)},
-                            {"p90", percentile(latencies_ms, 0.9)},
-                            {"p99", percentile(latencies_ms, 0.99)}}}};
+            {"latency_ms",
+             {{"p50", percentile(latencies_ms, 0.5)},
+              {"p90", percentile(latencies_ms, 0.9)},
+              {"p99", percentile(latencies_ms, 0.99)}}}};
 }
 
 Client::Client(std::unique_ptr<Backend> backend, ResponseCache* cache)

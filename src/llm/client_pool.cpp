@@ -56,8 +56,9 @@ std::unique_ptr<Backend> make_backend(const Json& c, const std::filesystem::path
     if (auto it = backend_kinds().find(backend); it != backend_kinds().end()) return it->second(c, flow_dir);
     if (backend == "llama") {
         if (model.empty())
-            throw UserError("llm.model: the llama backend needs a GGUF file (--set model=path/to/model.gguf; "
-                            "`synthforge tiny-model tiny.gguf` makes a test model)");
+            throw UserError(
+                "llm.model: the llama backend needs a GGUF file (--set model=path/to/model.gguf; "
+                "`synthforge tiny-model tiny.gguf` makes a test model)");
         LlamaBackendOptions o;
         o.model = resolve_model(model, flow_dir);
         o.n_parallel = concurrency;
@@ -70,8 +71,10 @@ std::unique_ptr<Backend> make_backend(const Json& c, const std::filesystem::path
     if (backend == "openai") {
         OpenAiBackendOptions o;
         if (c.contains("base_url")) {
-            if (c["base_url"].is_string()) o.base_urls = {c["base_url"].get<std::string>()};
-            else o.base_urls = c["base_url"].get<std::vector<std::string>>();
+            if (c["base_url"].is_string())
+                o.base_urls = {c["base_url"].get<std::string>()};
+            else
+                o.base_urls = c["base_url"].get<std::vector<std::string>>();
         }
         if (o.base_urls.empty()) throw UserError("llm.base_url: the openai backend needs the server's URL (…/v1)");
         if (model.empty()) throw UserError("llm.model: the openai backend needs a model name");

@@ -939,8 +939,11 @@ Json OpenAiBackend::stats_json() const {
                              {"errors", e.errors},
                              {"ejected", e.ejected},
                              {"latency_ms", {{"p50", e.p50_ms}, {"p95", e.p95_ms}, {"p99", e.p99_ms}}}});
-    return {{"requests", s.requests}, {"completed", s.completed}, {"failures", s.failures},
-            {"retries", s.retries}, {"endpoints", std::move(endpoints)}};
+    return {{"requests", s.requests},
+            {"completed", s.completed},
+            {"failures", s.failures},
+            {"retries", s.retries},
+            {"endpoints", std::move(endpoints)}};
 }
 
 }  // namespace synthforge::llm

@@ -27,8 +27,8 @@ std::vector<std::string> preset_names() {
 
 Json preset_values(const std::string& name) {
     if (!presets().contains(name))
-        throw ConfigError(fmt::format("sampling.preset: unknown preset '{}'; presets: {}", name,
-                                      fmt::join(preset_names(), ", ")));
+        throw ConfigError(
+            fmt::format("sampling.preset: unknown preset '{}'; presets: {}", name, fmt::join(preset_names(), ", ")));
     return presets()[name];
 }
 
@@ -55,20 +55,33 @@ SamplingParams sampling_from_json(const Json& j) {
         if (!j.contains(key)) return;
         if (!j[key].is_number()) throw ConfigError(fmt::format("sampling.{}: expected a number", key));
         out = j[key].get<double>();
-        if (out < lo || out > hi) throw ConfigError(fmt::format("sampling.{}: {} is outside [{}, {}]", key, out, lo, hi));
+        if (out < lo || out > hi)
+            throw ConfigError(fmt::format("sampling.{}: {} is outside [{}, {}]", key, out, lo, hi));
     };
     for (const auto& [k, _] : j.items()) {
-        static const std::vector<std::string> known = {"preset",     "mode",  "temperature", "top_p",
-                                                       "top_k",      "min_p", "max_tokens",  "stop",
-                                                       "seed",       "presence_penalty", "frequency_penalty"};
+        static const std::vector<std::string> known = {"preset",
+                                                       "mode",
+                                                       "temperature",
+                                                       "top_p",
+                                                       "top_k",
+                                                       "min_p",
+                                                       "max_tokens",
+                                                       "stop",
+                                                       "seed",
+                                                       "presence_penalty",
+                                                       "frequency_penalty"};
         if (std::find(known.begin(), known.end(), k) == known.end())
-            throw ConfigError(fmt::format("sampling.{}: unknown sampling option; options: {}", k, fmt::join(known, ", ")));
+            throw ConfigError(
+                fmt::format("sampling.{}: unknown sampling option; options: {}", k, fmt::join(known, ", ")));
     }
     if (j.contains("mode")) {
         std::string mode = j["mode"].is_string() ? j["mode"].get<std::string>() : "";
-        if (mode == "deterministic") p.mode = SamplingMode::deterministic;
-        else if (mode == "stochastic") p.mode = SamplingMode::stochastic;
-        else throw ConfigError("sampling.mode: expected deterministic or stochastic");
+        if (mode == "deterministic")
+            p.mode = SamplingMode::deterministic;
+        else if (mode == "stochastic")
+            p.mode = SamplingMode::stochastic;
+        else
+            throw ConfigError("sampling.mode: expected deterministic or stochastic");
     }
     number("temperature", p.temperature, 0, 5);
     number("top_p", p.top_p, 0, 1);
@@ -87,10 +100,12 @@ SamplingParams sampling_from_json(const Json& j) {
     }
     if (j.contains("stop")) {
         const Json& s = j["stop"];
-        if (s.is_string()) p.stop = {s.get<std::string>()};
+        if (s.is_string())
+            p.stop = {s.get<std::string>()};
         else if (s.is_array() && std::all_of(s.begin(), s.end(), [](const Json& x) { return x.is_string(); }))
             p.stop = s.get<std::vector<std::string>>();
-        else throw ConfigError("sampling.stop: expected a string or a list of strings");
+        else
+            throw ConfigError("sampling.stop: expected a string or a list of strings");
     }
     if (j.contains("seed") && !j["seed"].is_null()) {
         if (!j["seed"].is_number_integer()) throw ConfigError("sampling.seed: expected an integer");

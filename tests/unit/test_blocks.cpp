@@ -173,9 +173,9 @@ TEST(BlockRename, RenamesApplyAtOnceSoASwapWorks) {
 }
 
 TEST(BlockRename, TwoColumnsOntoOneNameIsAConfigError) {
-    EXPECT_NE(config_error("rename", {{"mapping", {{"a", "x"}, {"b", "x"}}}, {"overwrite", false}}).find(
-                  "config.mapping.b"),
-              std::string::npos);
+    EXPECT_NE(
+        config_error("rename", {{"mapping", {{"a", "x"}, {"b", "x"}}}, {"overwrite", false}}).find("config.mapping.b"),
+        std::string::npos);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -190,15 +190,14 @@ TEST(BlockSet, WritesConstantValue) {
 }
 
 TEST(BlockSet, ConstantCanBeAnyJson) {
-    auto out = run("set", {{"column", "meta"}, {"value", {{"v", Json::array({1, 2})}}}, {"overwrite", true}},
-                   {{{"q", 1}}});
+    auto out =
+        run("set", {{"column", "meta"}, {"value", {{"v", Json::array({1, 2})}}}, {"overwrite", true}}, {{{"q", 1}}});
     ASSERT_EQ(out.kept.size(), 1u);
     EXPECT_EQ(out.kept[0].at("meta").dump(), R"({"v":[1,2]})");
 }
 
 TEST(BlockSet, WithoutOverwriteExistingValuesPassUnchanged) {
-    auto out = run("set", {{"column", "lang"}, {"value", "en"}, {"overwrite", false}},
-                   {{{"lang", "fr"}}, {{"q", 1}}});
+    auto out = run("set", {{"column", "lang"}, {"value", "en"}, {"overwrite", false}}, {{{"lang", "fr"}}, {{"q", 1}}});
     ASSERT_EQ(out.kept.size(), 2u);
     EXPECT_EQ(out.kept[0].at("lang"), "fr");
     EXPECT_EQ(out.kept[1].at("lang"), "en");
@@ -226,9 +225,9 @@ TEST(BlockSet, TemplateMissingVariableRejectsRow) {
 }
 
 TEST(BlockSet, TemplateSyntaxErrorIsConfigError) {
-    EXPECT_NE(config_error("set", {{"column", "p"}, {"template", "{% if %}"}, {"overwrite", true}})
-                  .find("config.template"),
-              std::string::npos);
+    EXPECT_NE(
+        config_error("set", {{"column", "p"}, {"template", "{% if %}"}, {"overwrite", true}}).find("config.template"),
+        std::string::npos);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -237,9 +236,13 @@ TEST(BlockSet, TemplateSyntaxErrorIsConfigError) {
 Json cond(const std::string& column, const std::string& op, Json value) {
     return {{"column", column}, {"op", op}, {"value", std::move(value)}};
 }
-Json cond(const std::string& column, const std::string& op) { return {{"column", column}, {"op", op}}; }
+Json cond(const std::string& column, const std::string& op) {
+    return {{"column", column}, {"op", op}};
+}
 
-Json where_all(std::vector<Json> conditions) { return {{"where", conditions}, {"mode", "all"}}; }
+Json where_all(std::vector<Json> conditions) {
+    return {{"where", conditions}, {"mode", "all"}};
+}
 
 // Runs one condition over one row: "" when kept, else the reason.
 std::string check(const Json& condition, const Record& row) {
@@ -402,8 +405,7 @@ TEST(BlockFilter, ConfigErrorsNameTheOption) {
     EXPECT_NE(config_error("filter", where_all({bad_length})).find("config.where[0].length"), std::string::npos);
     Json length_vs_string = cond("a", "<", "x");
     length_vs_string["length"] = "chars";
-    EXPECT_NE(config_error("filter", where_all({length_vs_string})).find("config.where[0].value"),
-              std::string::npos);
+    EXPECT_NE(config_error("filter", where_all({length_vs_string})).find("config.where[0].value"), std::string::npos);
 }
 
 TEST(BlockFilter, DefaultModeIsAll) {
@@ -504,7 +506,7 @@ TEST(BlockDedupExact, StateDeltaRestoreEqualsOneRun) {
     deltas.push_back(first->take_state_delta());
     run(*first, std::vector<Record>(rows.begin() + 60, rows.begin() + 100));
     deltas.push_back(first->take_state_delta());
-    EXPECT_EQ(first->take_state_delta(), "");  // nothing new since the last delta
+    EXPECT_EQ(first->take_state_delta(), "");    // nothing new since the last delta
     EXPECT_LT(deltas[0].size(), 60u * 18 + 16);  // compact: about 17 bytes per key
 
     auto resumed = make_block("dedup_exact", config);

@@ -34,10 +34,9 @@ class CrashOnce : public Block {
 };
 
 const bool registered = [] {
-    BlockRegistry::global().add({"test_crash_once", "test only", Json::parse(R"({"type":"object"})"),
-                                 [](const std::string& name, const Json&, const BlockEnv&) {
-                                     return std::make_unique<CrashOnce>(name);
-                                 }});
+    BlockRegistry::global().add(
+        {"test_crash_once", "test only", Json::parse(R"({"type":"object"})"),
+         [](const std::string& name, const Json&, const BlockEnv&) { return std::make_unique<CrashOnce>(name); }});
     return true;
 }();
 
@@ -59,7 +58,8 @@ fs::path write_input(const fs::path& dir, int n) {
     fs::path p = dir / "in.jsonl";
     std::ofstream out(p);
     for (int i = 0; i < n; ++i)
-        out << R"({"id": )" << i << R"(, "text": "row )" << (i % 50) << R"( of the input", "len": )" << (i % 7) << "}\n";
+        out << R"({"id": )" << i << R"(, "text": "row )" << (i % 50) << R"( of the input", "len": )" << (i % 7)
+            << "}\n";
     return p;
 }
 

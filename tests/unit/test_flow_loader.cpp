@@ -150,7 +150,8 @@ blocks:
 
 TEST(FlowLoader, FingerprintIgnoresFormattingButNotConfig) {
     auto a = write_flow("fa.yaml", "version: 1\nblocks:\n  - {name: s, type: sample, config: {k: 5}}\n");
-    auto b = write_flow("fb.yaml", "# comment\nversion: 1\nblocks:\n  - name: s\n    type: sample\n    config:\n      k: 5\n");
+    auto b = write_flow("fb.yaml",
+                        "# comment\nversion: 1\nblocks:\n  - name: s\n    type: sample\n    config:\n      k: 5\n");
     auto c = write_flow("fc.yaml", "version: 1\nblocks:\n  - {name: s, type: sample, config: {k: 6}}\n");
     EXPECT_EQ(load_flow(a).fingerprint(), load_flow(b).fingerprint());
     EXPECT_NE(load_flow(a).fingerprint(), load_flow(c).fingerprint());

@@ -9,9 +9,9 @@
 #include <gtest/gtest.h>
 
 #include <deque>
-#include <set>
 #include <fstream>
 #include <mutex>
+#include <set>
 
 namespace fs = std::filesystem;
 using namespace synthforge;
@@ -52,9 +52,8 @@ class ScriptedBackend : public llm::Backend {
 };
 
 const bool registered = [] {
-    llm::register_backend_kind("scripted", [](const Json&, const fs::path&) {
-        return std::make_unique<ScriptedBackend>();
-    });
+    llm::register_backend_kind("scripted",
+                               [](const Json&, const fs::path&) { return std::make_unique<ScriptedBackend>(); });
     return true;
 }();
 
@@ -65,7 +64,9 @@ llm::Outcome reply(std::string text, std::string finish = "stop") {
     return o;
 }
 
-std::string last_user(const llm::Request& r) { return r.messages.back().content; }
+std::string last_user(const llm::Request& r) {
+    return r.messages.back().content;
+}
 
 fs::path temp_dir(const std::string& name) {
     fs::path d = fs::path(testing::TempDir()) / ("llm_generate_" + name);

@@ -6,7 +6,9 @@
 using namespace synthforge;
 
 namespace {
-std::string render(const std::string& src, const Json& vars) { return Template::compile(src, "test").render(vars); }
+std::string render(const std::string& src, const Json& vars) {
+    return Template::compile(src, "test").render(vars);
+}
 }  // namespace
 
 TEST(Template, RendersColumns) {

@@ -27,10 +27,10 @@ struct BadRecord {
 };
 
 struct ReadOptions {
-    std::string format;                          // "" = from the file extension
-    TextUnit text_unit = TextUnit::line;         // plain text: a record per line or per paragraph
-    bool skip_bad_records = false;               // false: the first bad record throws InputError
-    size_t max_record_bytes = 64u << 20;         // a larger record is a bad record
+    std::string format;                                   // "" = from the file extension
+    TextUnit text_unit = TextUnit::line;                  // plain text: a record per line or per paragraph
+    bool skip_bad_records = false;                        // false: the first bad record throws InputError
+    size_t max_record_bytes = 64u << 20;                  // a larger record is a bad record
     std::function<void(const BadRecord&)> on_bad_record;  // called for each skipped record
 };
 

@@ -62,9 +62,9 @@ class ClientPool;
 
 // What a block may know about the run it is part of.
 struct BlockEnv {
-    uint64_t seed = 0;                 // the run's seed (--seed, default 0)
-    std::filesystem::path flow_dir;    // folder of the flow file: templates and data files resolve here
-    size_t batch_size = 1000;          // rows per batch
+    uint64_t seed = 0;               // the run's seed (--seed, default 0)
+    std::filesystem::path flow_dir;  // folder of the flow file: templates and data files resolve here
+    size_t batch_size = 1000;        // rows per batch
     // LLM access for blocks that call models. Null while a flow is only being
     // validated: factories must not connect or load models, only check config.
     llm::ClientPool* llm = nullptr;

@@ -32,12 +32,12 @@ struct BlockStats {
 struct Progress {
     int stage = 0;
     int stages = 1;
-    uint64_t rows_read = 0;          // input records read so far (all processes of the run)
-    uint64_t bytes_read = 0;         // of the inputs, for the ETA
+    uint64_t rows_read = 0;   // input records read so far (all processes of the run)
+    uint64_t bytes_read = 0;  // of the inputs, for the ETA
     uint64_t bytes_total = 0;
-    uint64_t rows_out = 0;           // rows that left the last block
+    uint64_t rows_out = 0;  // rows that left the last block
     uint64_t rows_rejected = 0;
-    double elapsed_seconds = 0;      // this process
+    double elapsed_seconds = 0;  // this process
     const std::vector<BlockStats>* blocks = nullptr;
     bool finished = false;
     // LLM calls so far in this process (all zero for flows without LLM blocks).
@@ -46,18 +46,18 @@ struct Progress {
 };
 
 struct RunOptions {
-    std::vector<std::filesystem::path> inputs;   // read in this order, as one stream
-    std::string input_format;                     // "" = from each file's extension
+    std::vector<std::filesystem::path> inputs;  // read in this order, as one stream
+    std::string input_format;                   // "" = from each file's extension
     TextUnit text_unit = TextUnit::line;
-    bool skip_bad_records = false;                // --on-bad-record skip: bad input becomes rejected rows
-    std::filesystem::path output;                 // "" = <run_dir>/output.jsonl
-    std::string output_format;                    // "" = from the output's extension
-    std::filesystem::path rejects_output;         // an extra copy of the rejects, when set
-    std::filesystem::path run_dir;                // required
-    bool resume = false;                          // continue the run in run_dir
+    bool skip_bad_records = false;         // --on-bad-record skip: bad input becomes rejected rows
+    std::filesystem::path output;          // "" = <run_dir>/output.jsonl
+    std::string output_format;             // "" = from the output's extension
+    std::filesystem::path rejects_output;  // an extra copy of the rejects, when set
+    std::filesystem::path run_dir;         // required
+    bool resume = false;                   // continue the run in run_dir
     uint64_t seed = 0;
-    size_t batch_size = 1000;                     // rows per batch: the unit of memory and of checkpoints
-    std::function<void(const Progress&)> on_progress;  // called after every batch and at the end
+    size_t batch_size = 1000;                           // rows per batch: the unit of memory and of checkpoints
+    std::function<void(const Progress&)> on_progress;   // called after every batch and at the end
     const std::atomic<bool>* stop_requested = nullptr;  // checked between batches (SIGINT/SIGTERM)
 };
 

@@ -27,14 +27,14 @@ struct FlowMark {
 struct Diagnostic {
     std::string file;
     FlowMark mark;
-    std::string block;    // the block's name, when the problem is inside one
+    std::string block;  // the block's name, when the problem is inside one
     std::string message;
     std::string str() const;
 };
 
 struct ParamSpec {
     std::string name;
-    Json default_value;       // null when the param is required
+    Json default_value;  // null when the param is required
     std::string description;
     bool required = false;
 };
@@ -42,8 +42,8 @@ struct ParamSpec {
 struct BlockSpec {
     std::string name;
     std::string type;
-    Json config;      // params substituted, schema defaults filled in
-    FlowMark mark;    // where the block starts
+    Json config;    // params substituted, schema defaults filled in
+    FlowMark mark;  // where the block starts
 };
 
 struct InputSpec {
@@ -53,12 +53,12 @@ struct InputSpec {
 
 struct Flow {
     std::filesystem::path path;
-    std::string name;             // `name:` or the file's stem
+    std::string name;  // `name:` or the file's stem
     std::string description;
     std::vector<ParamSpec> params;
     Json param_values = Json::object();  // effective values after --set, in declaration order
     InputSpec input;
-    std::vector<std::string> plugins;     // resolved paths
+    std::vector<std::string> plugins;  // resolved paths
     std::vector<BlockSpec> blocks;
     Json llm_defaults = Json::object();        // top-level `llm:` (params substituted)
     Json sampling_defaults = Json::object();   // top-level `sampling:`

@@ -22,8 +22,8 @@
 
 extern "C" {
 struct synthforge_plugin {
-    int api_version;       // SYNTHFORGE_PLUGIN_API_VERSION the plugin was compiled with
-    const char* name;      // shown by `synthforge blocks`
+    int api_version;   // SYNTHFORGE_PLUGIN_API_VERSION the plugin was compiled with
+    const char* name;  // shown by `synthforge blocks`
     void (*register_blocks)(synthforge::BlockRegistry* registry);
 };
 typedef const synthforge_plugin* (*synthforge_plugin_entry_fn)(void);

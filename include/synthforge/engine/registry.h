@@ -16,11 +16,11 @@ using BlockFactory =
     std::function<std::unique_ptr<Block>(const std::string& name, const Json& config, const BlockEnv& env)>;
 
 struct BlockType {
-    std::string type;        // the `type:` used in flows
-    std::string summary;     // one line for `synthforge blocks`
-    Json config_schema;      // JSON Schema of `config:`; every property has a description and,
-                             // when optional, a default (applied before the factory is called)
-    BlockFactory make;       // receives config validated with defaults filled in; may throw ConfigError
+    std::string type;                 // the `type:` used in flows
+    std::string summary;              // one line for `synthforge blocks`
+    Json config_schema;               // JSON Schema of `config:`; every property has a description and,
+                                      // when optional, a default (applied before the factory is called)
+    BlockFactory make;                // receives config validated with defaults filled in; may throw ConfigError
     std::string origin = "built-in";  // or the plugin's path
 };
 
@@ -42,13 +42,12 @@ class BlockRegistry {
 
 // Registers a block type at load time of the library:
 //   SYNTHFORGE_REGISTER_BLOCK(filter, "Keep rows that satisfy conditions", kSchema, make_filter)
-#define SYNTHFORGE_REGISTER_BLOCK(ident, summary, schema_json, factory)                          \
-    namespace {                                                                                   \
-    const bool registered_##ident = [] {                                                          \
-        ::synthforge::BlockRegistry::global().add(                                                \
-            {#ident, summary, ::synthforge::Json::parse(schema_json), factory});                  \
-        return true;                                                                              \
-    }();                                                                                          \
+#define SYNTHFORGE_REGISTER_BLOCK(ident, summary, schema_json, factory)                                                \
+    namespace {                                                                                                        \
+    const bool registered_##ident = [] {                                                                               \
+        ::synthforge::BlockRegistry::global().add({#ident, summary, ::synthforge::Json::parse(schema_json), factory}); \
+        return true;                                                                                                   \
+    }();                                                                                                               \
     }
 
 }  // namespace synthforge

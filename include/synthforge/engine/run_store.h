@@ -24,14 +24,14 @@ namespace synthforge {
 
 // Everything one finished batch produced. Rows are JSON lines joined by '\n'.
 struct BatchCommit {
-    int stage = 0;                 // 0 reads the inputs; stage k>0 starts at the k-th barrier block
-    uint64_t index = 0;            // batch number within the stage
-    std::string output_rows;       // rows leaving the stage's last block
+    int stage = 0;            // 0 reads the inputs; stage k>0 starts at the k-th barrier block
+    uint64_t index = 0;       // batch number within the stage
+    std::string output_rows;  // rows leaving the stage's last block
     uint64_t output_count = 0;
-    std::string rejected_rows;     // rows rejected anywhere in this batch
+    std::string rejected_rows;  // rows rejected anywhere in this batch
     uint64_t rejected_count = 0;
-    Json counts;                   // per-block {rows_in, rows_out, rows_rejected, seconds}
-    std::string reader_position;   // stage 0: where the next batch starts in the inputs
+    Json counts;                                      // per-block {rows_in, rows_out, rows_rejected, seconds}
+    std::string reader_position;                      // stage 0: where the next batch starts in the inputs
     std::map<std::string, std::string> state_deltas;  // block name -> delta (non-empty only)
 };
 

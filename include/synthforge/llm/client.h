@@ -18,18 +18,18 @@ namespace synthforge::llm {
 
 // Counters for progress and metadata.json.
 struct ClientStats {
-    uint64_t requests = 0;          // asked of the client
-    uint64_t cached = 0;            // answered from the run store
-    uint64_t sent = 0;              // sent to the backend
-    uint64_t failures = 0;          // ended without a response
-    uint64_t attempts = 0;          // backend attempts, retries included
-    uint64_t in_flight = 0;         // sent and not yet answered
+    uint64_t requests = 0;   // asked of the client
+    uint64_t cached = 0;     // answered from the run store
+    uint64_t sent = 0;       // sent to the backend
+    uint64_t failures = 0;   // ended without a response
+    uint64_t attempts = 0;   // backend attempts, retries included
+    uint64_t in_flight = 0;  // sent and not yet answered
     uint64_t prompt_tokens = 0;
     uint64_t completion_tokens = 0;
     std::vector<double> latencies_ms;  // of responses from the backend
-    double busy_seconds = 0;        // wall time with requests in flight
+    double busy_seconds = 0;           // wall time with requests in flight
 
-    Json to_json() const;          // counts, tokens, tokens/s and latency p50/p90/p99
+    Json to_json() const;  // counts, tokens, tokens/s and latency p50/p90/p99
 };
 
 class Client {

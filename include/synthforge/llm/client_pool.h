@@ -38,8 +38,7 @@ std::unique_ptr<Backend> make_backend(const Json& llm_config, const std::filesys
 
 class ClientPool {
   public:
-    ClientPool(ResponseCache* cache, std::filesystem::path flow_dir)
-        : cache_(cache), flow_dir_(std::move(flow_dir)) {}
+    ClientPool(ResponseCache* cache, std::filesystem::path flow_dir) : cache_(cache), flow_dir_(std::move(flow_dir)) {}
 
     Client& get(const Json& llm_config);
     // Stats of every client, keyed by backend identity.

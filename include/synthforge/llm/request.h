@@ -13,7 +13,7 @@
 namespace synthforge::llm {
 
 struct ChatMessage {
-    std::string role;     // system | user | assistant
+    std::string role;  // system | user | assistant
     std::string content;
 };
 
@@ -24,13 +24,13 @@ enum class SamplingMode {
 
 struct SamplingParams {
     SamplingMode mode = SamplingMode::stochastic;
-    double temperature = 0.7;           // softmax temperature; ignored when deterministic
-    double top_p = 0.9;                 // nucleus sampling mass; 1 disables
-    int top_k = 0;                      // keep the k most likely tokens; 0 disables
-    double min_p = 0.0;                 // drop tokens below min_p * p(best); 0 disables
-    int max_tokens = 512;               // completion length cap
-    std::vector<std::string> stop;      // stop strings (not included in the text)
-    std::optional<uint64_t> seed;       // per-request seed; the run's seed derives it when unset
+    double temperature = 0.7;       // softmax temperature; ignored when deterministic
+    double top_p = 0.9;             // nucleus sampling mass; 1 disables
+    int top_k = 0;                  // keep the k most likely tokens; 0 disables
+    double min_p = 0.0;             // drop tokens below min_p * p(best); 0 disables
+    int max_tokens = 512;           // completion length cap
+    std::vector<std::string> stop;  // stop strings (not included in the text)
+    std::optional<uint64_t> seed;   // per-request seed; the run's seed derives it when unset
     double presence_penalty = 0.0;
     double frequency_penalty = 0.0;
 };
@@ -39,9 +39,9 @@ struct Request {
     std::vector<ChatMessage> messages;  // chat request when non-empty
     std::string prompt;                 // raw completion prompt when `messages` is empty
     SamplingParams sampling;
-    std::optional<Json> json_schema;    // constrain the output to this JSON schema
-    std::string grammar;                // or to this GBNF grammar
-    int n_probs = 0;                    // return this many top log-probabilities per token (0: none)
+    std::optional<Json> json_schema;  // constrain the output to this JSON schema
+    std::string grammar;              // or to this GBNF grammar
+    int n_probs = 0;                  // return this many top log-probabilities per token (0: none)
 
     bool is_chat() const { return !messages.empty(); }
     // Canonical JSON of every field: equal requests serialise identically (the cache key).
@@ -57,9 +57,9 @@ struct Response {
     std::string text;
     std::string finish_reason;  // stop | length | (backend-specific)
     Usage usage;
-    double latency_ms = 0;      // from send to last byte; 0 for cached answers
-    std::string endpoint;       // which server or model answered
-    bool cached = false;        // came from the run store, not the backend
+    double latency_ms = 0;  // from send to last byte; 0 for cached answers
+    std::string endpoint;   // which server or model answered
+    bool cached = false;    // came from the run store, not the backend
 
     Json to_json() const;
     static Response from_json(const Json& j);
@@ -69,7 +69,7 @@ struct Response {
 // Failures are values, not exceptions: the block decides what a failure means.
 struct Outcome {
     std::optional<Response> response;
-    std::string error;   // non-empty when response is empty
+    std::string error;  // non-empty when response is empty
     int attempts = 0;
 
     bool ok() const { return response.has_value(); }

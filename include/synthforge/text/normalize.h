@@ -9,7 +9,7 @@
 namespace synthforge::text {
 
 struct NormalizeOptions {
-    bool lowercase = true;           // ASCII and Latin-1 supplement letters folded to lower case
+    bool lowercase = true;            // ASCII and Latin-1 supplement letters folded to lower case
     bool collapse_whitespace = true;  // runs of whitespace become one space; ends trimmed
     bool strip_punctuation = false;   // ASCII punctuation and common Unicode quotes/dashes removed
 };
