@@ -82,8 +82,7 @@ std::string describe_type(const Json& type) {
     return fmt::format("{}", fmt::join(names, " or "));
 }
 
-std::string friendly(const std::string& raw, const Json* sub, const Json* value, std::string& key_out,
-                     const Json& root_doc_node) {
+std::string friendly(const std::string& raw, const Json* sub, const Json* value, std::string& key_out) {
     static const std::regex extra_re(
         "could not be validated using 'properties' or 'additionalProperties' "
         "constraints: '(.*)'\\.");
@@ -100,7 +99,6 @@ std::string friendly(const std::string& raw, const Json* sub, const Json* value,
             msg += fmt::format("; known keys: {}", fmt::join(known, ", "));
         return msg;
     }
-    (void)root_doc_node;
     if (sub && value) {
         if (raw.find("'type' constraint") != std::string::npos && sub->contains("type"))
             return "expected " + describe_type((*sub)["type"]) + ", got " + type_name(*value);
@@ -158,8 +156,8 @@ std::vector<SchemaProblem> SchemaChecker::check(const Json& document) const {
         }
         SchemaProblem p;
         p.pointer = pointer;
-        p.message = friendly(error.description, schema_at(impl_->schema_json, tokens), document_at(document, tokens),
-                             p.key, document);
+        p.message =
+            friendly(error.description, schema_at(impl_->schema_json, tokens), document_at(document, tokens), p.key);
         bool duplicate = std::any_of(out.begin(), out.end(), [&](const SchemaProblem& q) {
             return q.pointer == p.pointer && q.message == p.message;
         });
