@@ -14,6 +14,7 @@ Command add_run_command(CLI::App& app);
 Command add_validate_command(CLI::App& app);
 Command add_init_command(CLI::App& app);
 Command add_blocks_command(CLI::App& app);
+Command add_dedup_command(CLI::App& app);
 Command add_tiny_model_command(CLI::App& app);
 
 // Built-in flows: `run NAME` and `init NAME` find flows/NAME.yaml here.

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
     add(synthforge::cli::add_validate_command);
     add(synthforge::cli::add_init_command);
     add(synthforge::cli::add_blocks_command);
+    add(synthforge::cli::add_dedup_command);
     add(synthforge::cli::add_tiny_model_command);
 
     try {

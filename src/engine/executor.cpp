@@ -612,7 +612,11 @@ RunSummary run_flow(const Flow& flow, const RunOptions& options) {
 
 std::filesystem::path default_run_dir(const Flow& flow) {
     std::time_t t = std::time(nullptr);
-    return std::filesystem::path("runs") / fmt::format("{}-{:%Y%m%d-%H%M%S}", flow.name, fmt::localtime(t));
+    auto base = std::filesystem::path("runs") / fmt::format("{}-{:%Y%m%d-%H%M%S}", flow.name, fmt::localtime(t));
+    // Two runs started in the same second get their own directories.
+    auto dir = base;
+    for (int n = 2; std::filesystem::exists(dir); ++n) dir = base.string() + "-" + std::to_string(n);
+    return dir;
 }
 
 }  // namespace synthforge
