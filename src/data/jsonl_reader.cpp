@@ -135,10 +135,9 @@ Record parse_json_line(std::string_view line, std::string_view what) {
 namespace synthforge::detail {
 namespace {
 
-class JsonlReader final : public RecordReader {
+class JsonlReader final : public LineRecordReader {
   public:
-    JsonlReader(const std::filesystem::path& path, const ReadOptions& options)
-        : lines_(path, options.max_record_bytes), bad_(path.string(), options), limit_(options.max_record_bytes) {}
+    using LineRecordReader::LineRecordReader;
 
     bool next(Record& out, SourcePos& pos) override {
         Line line;
@@ -161,21 +160,8 @@ class JsonlReader final : public RecordReader {
         return false;
     }
 
-    ReaderPosition position() const override { return {lines_.offset(), lines_.line_number(), records_}; }
-
-    void seek(const ReaderPosition& pos) override {
-        lines_.seek(pos.offset, pos.line);
-        records_ = pos.records;
-    }
-
-    uint64_t total_bytes() const override { return lines_.size(); }
-
   private:
-    LineSource lines_;
-    BadRecordSink bad_;
-    size_t limit_;
     simdjson::dom::parser parser_;
-    uint64_t records_ = 0;
 };
 
 }  // namespace

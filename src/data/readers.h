@@ -109,6 +109,27 @@ class BadRecordSink {
     std::function<void(const BadRecord&)> callback_;
 };
 
+// The readers that read a file line by line (JSONL, text) share their line source,
+// bad-record sink and record count, and so their resumable positions.
+class LineRecordReader : public RecordReader {
+  public:
+    LineRecordReader(const std::filesystem::path& path, const ReadOptions& options)
+        : lines_(path, options.max_record_bytes), bad_(path.string(), options), limit_(options.max_record_bytes) {}
+
+    ReaderPosition position() const override { return {lines_.offset(), lines_.line_number(), records_}; }
+    void seek(const ReaderPosition& pos) override {
+        lines_.seek(pos.offset, pos.line);
+        records_ = pos.records;
+    }
+    uint64_t total_bytes() const override { return lines_.size(); }
+
+  protected:
+    LineSource lines_;
+    BadRecordSink bad_;
+    size_t limit_;
+    uint64_t records_ = 0;  // records returned so far
+};
+
 std::string too_long_reason(uint64_t bytes, size_t limit);
 // "invalid UTF-8 at byte N" (1-based within `text`), or "" when `text` is valid.
 std::string utf8_problem(std::string_view text);

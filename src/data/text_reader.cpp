@@ -7,13 +7,10 @@ namespace synthforge::detail {
 
 namespace {
 
-class TextReader final : public RecordReader {
+class TextReader final : public LineRecordReader {
   public:
     TextReader(const std::filesystem::path& path, const ReadOptions& options)
-        : lines_(path, options.max_record_bytes),
-          bad_(path.string(), options),
-          limit_(options.max_record_bytes),
-          paragraphs_(options.text_unit == TextUnit::paragraph) {}
+        : LineRecordReader(path, options), paragraphs_(options.text_unit == TextUnit::paragraph) {}
 
     bool next(Record& out, SourcePos& pos) override {
         while (paragraphs_ ? read_paragraph() : read_line()) {
@@ -31,15 +28,6 @@ class TextReader final : public RecordReader {
         }
         return false;
     }
-
-    ReaderPosition position() const override { return {lines_.offset(), lines_.line_number(), records_}; }
-
-    void seek(const ReaderPosition& pos) override {
-        lines_.seek(pos.offset, pos.line);
-        records_ = pos.records;
-    }
-
-    uint64_t total_bytes() const override { return lines_.size(); }
 
   private:
     // Skips blank lines; false at end of file.
@@ -88,15 +76,11 @@ class TextReader final : public RecordReader {
         }
     }
 
-    LineSource lines_;
-    BadRecordSink bad_;
-    size_t limit_;
     bool paragraphs_;
     std::string text_;  // the record's text, or a prefix of it when too long
     uint64_t first_line_ = 0;
     uint64_t bytes_ = 0;
     bool too_long_ = false;
-    uint64_t records_ = 0;
 };
 
 }  // namespace
