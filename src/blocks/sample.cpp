@@ -2,11 +2,9 @@
 // Selection sampling (Knuth's algorithm S) decides row by row, in arrival order,
 // with the exact probability (still needed / still left); so the output keeps the
 // input order, memory stays constant, and every k-subset is equally likely.
-//
-// Reproducibility: the random numbers come from std::mt19937_64, whose output
-// sequence the C++ standard fixes, reduced to a range with Lemire's method in our
-// own code (std::uniform_int_distribution differs between standard libraries).
+// The random numbers come from seeded_rng.h: the same on every machine.
 
+#include "seeded_rng.h"
 #include "synthforge/engine/registry.h"
 #include "synthforge/errors.h"
 
@@ -36,32 +34,10 @@ constexpr const char* kSchema = R"json({
   }
 })json";
 
-class Rng {
-  public:
-    explicit Rng(uint64_t seed) : gen_(seed) {}
-
-    // Uniform in [0, bound), bound > 0, without modulo bias (Lemire 2019: multiply,
-    // and redraw only in the rare case the low half falls in the biased zone).
-    uint64_t below(uint64_t bound) {
-        unsigned __int128 m = static_cast<unsigned __int128>(gen_()) * bound;
-        auto low = static_cast<uint64_t>(m);
-        if (low < bound) {
-            const uint64_t threshold = (0 - bound) % bound;
-            while (low < threshold) {
-                m = static_cast<unsigned __int128>(gen_()) * bound;
-                low = static_cast<uint64_t>(m);
-            }
-        }
-        return static_cast<uint64_t>(m >> 64);
-    }
-
-  private:
-    std::mt19937_64 gen_;
-};
-
 class SampleBlock final : public Block {
   public:
-    SampleBlock(std::string name, uint64_t k, uint64_t seed) : Block(std::move(name)), k_(k), seed_(seed) {}
+    SampleBlock(std::string name, uint64_t k, uint64_t seed, const uint64_t* round)
+        : Block(std::move(name)), k_(k), seed_(seed), round_(round) {}
 
     bool needs_all_rows() const override { return true; }
 
@@ -73,7 +49,8 @@ class SampleBlock final : public Block {
         const uint64_t n = all_rows.size();
         const std::string reason =
             "not in the sample of k=" + std::to_string(k_) + " from " + std::to_string(n) + " rows";
-        Rng rng(seed_);
+        // Inside a repeat every round draws its own sample.
+        Rng rng(round_ && *round_ ? mix_seed(seed_, *round_) : seed_);
         uint64_t seen = 0;
         uint64_t chosen = 0;
         all_rows.for_each([&](uint64_t, Record&& row) {
@@ -100,6 +77,7 @@ class SampleBlock final : public Block {
   private:
     uint64_t k_;
     uint64_t seed_;
+    const uint64_t* round_;
 };
 
 std::unique_ptr<Block> make_sample(const std::string& name, const Json& config, const BlockEnv& env) {
@@ -112,7 +90,7 @@ std::unique_ptr<Block> make_sample(const std::string& name, const Json& config, 
         // A negative seed is as good as any: take its two's complement bits.
         seed = it->is_number_unsigned() ? it->get<uint64_t>() : static_cast<uint64_t>(it->get<int64_t>());
     }
-    return std::make_unique<SampleBlock>(name, k.get<uint64_t>(), seed);
+    return std::make_unique<SampleBlock>(name, k.get<uint64_t>(), seed, env.round);
 }
 
 }  // namespace

@@ -248,8 +248,10 @@ class Executor {
 
     // Runs rows through the streaming blocks [first, end) of a stage, committing the result.
     void process_and_commit(int stage, uint64_t index, std::vector<Record> rows, size_t first, std::string rejected,
-                            uint64_t rejected_count, std::string reader_position, Json counts = Json::object()) {
+                            uint64_t rejected_count, std::string reader_position, Json counts = Json::object(),
+                            std::map<std::string, std::string> state_deltas = {}) {
         BatchCommit commit;
+        commit.state_deltas = std::move(state_deltas);
         commit.stage = stage;
         commit.index = index;
         const auto& ids = stages_[stage].blocks;
@@ -347,7 +349,9 @@ class Executor {
         Block& barrier = *blocks_[barrier_id];
         StoredRows source(*store_, stage - 1);
         const uint64_t done = store_->batches_done(stage);
-        uint64_t chunk = 0;
+        // A block that resumes from its own state emits only new rows; any other
+        // barrier replays finish() from the start and its committed chunks are skipped.
+        uint64_t chunk = barrier.resumes_from_state() ? done : 0;
         Emitter emitter(barrier.name());
         auto t0 = Clock::now();
         // finish() is deterministic, so on resume the chunks already committed are
@@ -367,8 +371,10 @@ class Executor {
                                       {"rows_rejected", rejected_rows.size()}};
             std::string rejected;
             append_lines(rejected, rejected_rows);
+            std::map<std::string, std::string> deltas;
+            if (auto delta = barrier.take_state_delta(); !delta.empty()) deltas[barrier.name()] = std::move(delta);
             process_and_commit(stage, index, std::move(rows), 1, std::move(rejected), rejected_rows.size(), "",
-                               std::move(counts));
+                               std::move(counts), std::move(deltas));
             t0 = Clock::now();
         };
         emitter.set_flush(options_.batch_size, flush);
@@ -527,7 +533,8 @@ class Executor {
                               {"rows_rejected", b.rows_rejected},
                               {"seconds", b.seconds}};
                 if (i < blocks_.size())
-                    if (Json metrics = blocks_[i]->metrics(); !metrics.is_null()) entry["llm"] = std::move(metrics);
+                    if (Json metrics = blocks_[i]->metrics(); !metrics.is_null())
+                        entry[b.type == kRepeatType ? "loop" : "llm"] = std::move(metrics);
                 blocks.push_back(std::move(entry));
             }
             m["blocks"] = blocks;

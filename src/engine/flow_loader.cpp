@@ -292,12 +292,20 @@ class FlowValidator {
 
     void read_blocks(Flow& flow) {
         std::set<std::string> names;
+        flow.blocks = read_block_list(doc_["blocks"], "/blocks", flow, names, false);
+    }
+
+    // Validates a list of blocks (the flow's, or a repeat's sub-blocks) and returns
+    // their specs with params substituted and defaults filled in. Names are unique
+    // across the whole flow: state in the run store is kept per block name.
+    std::vector<BlockSpec> read_block_list(const Json& blocks, const std::string& list_pointer, const Flow& flow,
+                                           std::set<std::string>& names, bool inside_repeat) {
+        std::vector<BlockSpec> specs;
         auto& registry = BlockRegistry::global();
         std::vector<std::string> known;
         for (const auto* t : registry.all()) known.push_back(t->type);
-        const auto& blocks = doc_["blocks"];
         for (size_t i = 0; i < blocks.size(); ++i) {
-            const std::string base = "/blocks/" + std::to_string(i);
+            const std::string base = list_pointer + "/" + std::to_string(i);
             const auto& b = blocks[i];
             BlockSpec spec;
             spec.name = b["name"].get<std::string>();
@@ -315,8 +323,31 @@ class FlowValidator {
                         " (`synthforge blocks` lists them; plugins add more)");
                 continue;
             }
-            Json config = substitute(b.value("config", Json::object()), base + "/config", flow, spec.name);
+            Json raw = b.value("config", Json::object());
+            Json sub_blocks;
+            bool is_repeat = spec.type == kRepeatType;
+            if (is_repeat && raw.is_object() && raw.contains("blocks")) {
+                if (inside_repeat) {
+                    add(base + "/type", spec.name, "a repeat cannot hold another repeat; flatten the loops");
+                    continue;
+                }
+                // Sub-blocks are substituted and validated on their own, with their own marks.
+                sub_blocks = raw["blocks"];
+                raw.erase("blocks");
+            }
+            Json config = substitute(raw, base + "/config", flow, spec.name);
             size_t before = diags_.size();
+            if (is_repeat) {
+                if (!sub_blocks.is_array() || sub_blocks.empty()) {
+                    add(base + "/config", spec.name, "config.blocks: a repeat needs a non-empty list of blocks");
+                    continue;
+                }
+                std::vector<BlockSpec> inner = read_block_list(sub_blocks, base + "/config/blocks", flow, names, true);
+                if (diags_.size() != before) continue;
+                config["blocks"] = Json::array();
+                for (const auto& s : inner)
+                    config["blocks"].push_back({{"name", s.name}, {"type", s.type}, {"config", s.config}});
+            }
             detail::SchemaChecker checker(type->config_schema);
             for (const auto& p : checker.check(config)) add_schema_problem(p, base + "/config", spec.name);
             if (diags_.size() != before) continue;
@@ -334,8 +365,9 @@ class FlowValidator {
                 add(base + pointer_of_message(e.what()), spec.name, e.what());
                 continue;
             }
-            flow.blocks.push_back(std::move(spec));
+            specs.push_back(std::move(spec));
         }
+        return specs;
     }
 
     std::filesystem::path path_;

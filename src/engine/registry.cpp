@@ -13,7 +13,7 @@ void Emitter::reject(Record row, std::string reason) {
         row = Record{{kRejectedByColumn, block_name_}, {kReasonColumn, std::move(reason)}, {"_value", row}};
     }
     rejected_.push_back(std::move(row));
-    if (on_full_ && rejected_.size() >= flush_at_) on_full_(*this);
+    if (on_full_ && !manual_ && rejected_.size() >= flush_at_) on_full_(*this);
 }
 
 BlockRegistry& BlockRegistry::global() {

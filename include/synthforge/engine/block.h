@@ -25,7 +25,7 @@ class Emitter {
 
     void emit(Record row) {
         rows_.push_back(std::move(row));
-        if (on_full_ && rows_.size() >= flush_at_) on_full_(*this);
+        if (on_full_ && !manual_ && rows_.size() >= flush_at_) on_full_(*this);
     }
     void reject(Record row, std::string reason);
 
@@ -39,11 +39,20 @@ class Emitter {
         on_full_ = std::move(on_full);
     }
 
+    // Barrier blocks that save their own progress (repeat) hand rows on only at
+    // checkpoints: everything emitted since the last checkpoint commits at once,
+    // together with the block's state delta, so a unit of work is never half saved.
+    void use_manual_checkpoints() { manual_ = true; }
+    void checkpoint() {
+        if (on_full_) on_full_(*this);
+    }
+
   private:
     std::string block_name_;
     std::vector<Record> rows_;
     std::vector<Record> rejected_;
     size_t flush_at_ = 0;
+    bool manual_ = false;
     std::function<void(Emitter&)> on_full_;
 };
 
@@ -76,7 +85,16 @@ struct BlockEnv {
     std::function<void(const Json&)> on_dry_run_request;
     // Long-running blocks call this now and then, so progress shows during a batch.
     std::function<void()> on_progress;
+    // Inside a `repeat`: the current round (1-based), owned by the repeat block.
+    // Blocks that draw random numbers or seeds mix it in, so every round draws
+    // afresh; null (or 0) outside loops.
+    const uint64_t* round = nullptr;
 };
+
+// The round a block runs in: 0 outside a `repeat`.
+inline uint64_t current_round(const BlockEnv& env) {
+    return env.round ? *env.round : 0;
+}
 
 class Block {
   public:
@@ -95,6 +113,9 @@ class Block {
     // resume it is called again and its first emitted rows are skipped.
     virtual bool needs_all_rows() const { return false; }
     virtual void finish(const RowSource& /*all_rows*/, Emitter& /*out*/) {}
+    // A barrier block that restores its progress from its state deltas (repeat)
+    // returns true: on resume, finish() then emits only what was not committed yet.
+    virtual bool resumes_from_state() const { return false; }
 
     // Streaming state that must survive a crash (a dedup index): the executor
     // stores the delta with each finished batch and replays all deltas on resume.

@@ -17,6 +17,10 @@ namespace synthforge {
 
 inline constexpr int kFlowVersion = 1;
 
+// The loop construct: a block of this type holds its own list of blocks (config.blocks)
+// and runs them in rounds. The loader validates those sub-blocks like top-level ones.
+inline constexpr const char* kRepeatType = "repeat";
+
 // A place in a flow file.
 struct FlowMark {
     int line = 0;    // 1-based
