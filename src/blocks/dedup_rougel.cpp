@@ -21,6 +21,15 @@ constexpr const char* kSchema = R"json({
   }
 })json";
 
+// The start of a kept text, for a reason a person can read without looking it up.
+std::string snippet(const std::string& text) {
+    constexpr size_t kMax = 80;
+    if (text.size() <= kMax) return text;
+    size_t cut = kMax;
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // not inside a UTF-8 sequence
+    return text.substr(0, cut) + "...";
+}
+
 class DedupRougeL : public Block {
   public:
     DedupRougeL(const std::string& name, const Json& config)
@@ -42,12 +51,14 @@ class DedupRougeL : public Block {
                 // The reason names the closest kept row (lowest on ties): unlike the first hit
                 // any_above finds, that does not depend on token ids, which differ after a resume.
                 auto best = index_.max_f1(tokens);
-                out.reject(std::move(row), fmt::format("ROUGE-L F1 {:.3f} with row {} on {} (> {})", best.f1,
-                                                       ordinals_[best.item], column_, threshold_));
+                out.reject(std::move(row),
+                           fmt::format("ROUGE-L F1 {:.3f} with row {} (\"{}\") on {} (> {})", best.f1,
+                                       ordinals_[best.item], snippet(texts_[best.item]), column_, threshold_));
                 continue;
             }
             index_.add(std::move(tokens));
             ordinals_.push_back(seen_);
+            texts_.push_back(text);
             delta_.push_back({text, seen_});
             out.emit(std::move(row));
         }
@@ -71,6 +82,7 @@ class DedupRougeL : public Block {
             for (const auto& k : d["kept"]) {
                 index_.add(vocab_.encode(k[0].get<std::string>()));
                 ordinals_.push_back(k[1].get<uint64_t>());
+                texts_.push_back(k[0].get<std::string>());
             }
             seen_ = d["seen"].get<uint64_t>();
         }
@@ -83,6 +95,7 @@ class DedupRougeL : public Block {
     text::TokenVocab vocab_;
     text::RougeLIndex index_;
     std::vector<uint64_t> ordinals_;  // index item -> 1-based number of the row among those seen
+    std::vector<std::string> texts_;  // index item -> its text, quoted in reasons
     uint64_t seen_ = 0;
     uint64_t seen_at_last_delta_ = 0;
     std::vector<std::pair<std::string, uint64_t>> delta_;

@@ -44,6 +44,10 @@ constexpr const char* kSchema = R"json({
           "length": {
             "description": "Compare the length of the column's text in code points (chars) or words instead",
             "enum": ["chars", "words"]
+          },
+          "reason": {
+            "description": "Words that start the rejection reason when this condition fails, e.g. \"needs an image\"",
+            "type": "string"
           }
         }
       }
@@ -167,6 +171,7 @@ class Condition {
         if (!known) throw ConfigError(where + ".op: unknown operator '" + op_name + "'");
 
         label_ = column_;
+        reason_ = spec.value("reason", "");
         if (auto it = spec.find("length"); it != spec.end() && !it->is_null()) {
             const auto len = it->get<std::string>();
             if (len == "chars")
@@ -220,8 +225,15 @@ class Condition {
         }
     }
 
-    // True when the condition holds; otherwise, when `why` is given, says why not.
+    // True when the condition holds; otherwise, when `why` is given, says why not
+    // (after the flow's own words for it, when the condition has a `reason`).
     bool test(const Record& row, std::string* why) const {
+        bool ok = check(row, why);
+        if (!ok && why && !reason_.empty()) *why = reason_ + " (" + *why + ")";
+        return ok;
+    }
+
+    bool check(const Record& row, std::string* why) const {
         const Json* v = lookup(row, column_);
         switch (op_) {
             case Op::Exists:
@@ -352,6 +364,7 @@ class Condition {
     Length length_ = Length::None;
     size_t length_cap_ = SIZE_MAX;  // counting may stop here without changing the decision
     std::string label_;             // "score" or "words(response)"
+    std::string reason_;            // the flow's own words for this condition's failure
     Json value_;
     std::string value_text_;  // the value as reasons print it
     std::unordered_set<std::string> strings_;

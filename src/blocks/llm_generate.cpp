@@ -1,5 +1,6 @@
 // llm_generate: render a prompt from each record, ask a model, parse the answer
 // into columns. The building block of every generation method.
+#include "llm_call.h"
 #include "llm_output_parser.h"
 #include "synthforge/data/reader.h"
 #include "synthforge/engine/registry.h"
@@ -9,11 +10,6 @@
 #include "synthforge/llm/sampling.h"
 
 #include <fmt/format.h>
-#include <xxhash.h>
-
-#include <fstream>
-#include <map>
-#include <sstream>
 
 namespace synthforge {
 namespace {
@@ -46,15 +42,6 @@ constexpr const char* kSchema = R"json({
     "finish_reason_column": {"type": "string", "description": "Column receiving the finish reason (stop | length); empty = none", "default": ""}
   }
 })json";
-
-std::string read_text_file(const std::filesystem::path& dir, const std::string& name, const std::string& key) {
-    std::filesystem::path p = std::filesystem::path(name).is_absolute() ? std::filesystem::path(name) : dir / name;
-    std::ifstream in(p, std::ios::binary);
-    if (!in) throw ConfigError("config." + key + ": cannot read " + p.string() + ": " + std::strerror(errno));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
 
 struct Example {
     std::string user;
@@ -93,33 +80,6 @@ std::vector<Example> load_examples(const Json& config, const std::filesystem::pa
     return out;
 }
 
-uint64_t hash64(std::string_view s, uint64_t seed) {
-    return XXH3_64bits_withSeed(s.data(), s.size(), seed);
-}
-
-// Metrics of one block, for metadata.json.
-struct BlockLlmMetrics {
-    uint64_t requests = 0, cached = 0, failures = 0, parse_failures = 0, retries = 0;
-    uint64_t prompt_tokens = 0, completion_tokens = 0;
-    std::vector<double> latencies;
-    std::map<std::string, uint64_t> per_endpoint;
-
-    Json to_json() const {
-        std::vector<double> l = latencies;
-        std::sort(l.begin(), l.end());
-        auto pct = [&](double p) { return l.empty() ? 0.0 : l[static_cast<size_t>(p * (l.size() - 1) + 0.5)]; };
-        return {{"requests", requests},
-                {"cached", cached},
-                {"failures", failures},
-                {"parse_failures", parse_failures},
-                {"parse_retries", retries},
-                {"prompt_tokens", prompt_tokens},
-                {"completion_tokens", completion_tokens},
-                {"latency_ms", {{"p50", pct(0.5)}, {"p90", pct(0.9)}, {"p99", pct(0.99)}}},
-                {"requests_per_endpoint", per_endpoint}};
-    }
-};
-
 class LlmGenerate : public Block {
   public:
     LlmGenerate(const std::string& name, const Json& config, const BlockEnv& env)
@@ -137,14 +97,8 @@ class LlmGenerate : public Block {
           parser_(mode_, json_schema_, config.value("regex", ""), config.value("drop_truncated_last", true)),
           max_parse_retries_(config.value("max_parse_retries", 2)),
           sample_column_(config.value("sample_column", "")),
-          finish_reason_column_(config.value("finish_reason_column", "")) {
-        llm_config_ = env.llm_defaults;
-        const Json block_llm = config.value("llm", Json::object());  // kept alive: items() refers to it
-        for (const auto& [k, v] : block_llm.items()) llm_config_[k] = v;
-        for (const auto& [k, v] : env.llm_overrides.items()) llm_config_[k] = v;
-        Json block_sampling = config.value("sampling", Json::object());
-        sampling_json_ = llm::merge_sampling({env.sampling_defaults, block_sampling, env.sampling_overrides});
-        sampling_ = llm::sampling_from_json(sampling_json_);
+          finish_reason_column_(config.value("finish_reason_column", "")),
+          caller_(name, config, env) {
         if (raw_ && (system_ || !examples_.empty()))
             throw ConfigError("config.raw: a raw prompt has no chat turns, so system and examples cannot be used");
         if (merge_json_ && mode_ != ParseMode::json) throw ConfigError("config.merge_json: needs parse: json");
@@ -152,14 +106,7 @@ class LlmGenerate : public Block {
 
     void process(std::vector<Record>&& rows, Emitter& out) override {
         // 1. Render one request per (row, sample).
-        struct Job {
-            size_t row;
-            int sample;
-            int attempt = 0;
-            llm::Request request;
-            std::string prompt_hash;
-        };
-        std::vector<Job> jobs;
+        std::vector<blocks::LlmCall> calls;
         std::vector<bool> rejected(rows.size(), false);
         for (size_t r = 0; r < rows.size(); ++r) {
             llm::Request base;
@@ -170,65 +117,21 @@ class LlmGenerate : public Block {
                 rejected[r] = true;
                 continue;
             }
-            std::string key = base.to_json().dump();
-            for (int s = 0; s < n_; ++s) {
-                Job j{r, s, 0, base, key};
-                j.request.sampling.seed = derive_seed(key, s, 0);
-                jobs.push_back(std::move(j));
-            }
+            for (int s = 0; s < n_; ++s) calls.push_back(caller_.make_call(base, s));
         }
-        if (env_.on_dry_run_request) {
-            for (const auto& j : jobs) {
-                Json shown = j.request.to_json();
-                shown["llm"] = llm_config_;
-                shown["block"] = name();
-                env_.on_dry_run_request(shown);
-            }
-            return;
-        }
-        if (!env_.llm) throw std::logic_error("llm_generate '" + name() + "' has no LLM client");
-        llm::Client& client = env_.llm->get(llm_config_);
+        if (caller_.dry_run(calls)) return;
 
-        // 2. Ask, re-asking (new seed) the jobs whose answers do not parse.
-        std::vector<std::optional<blocks::ParseResult>> results(jobs.size());
-        std::vector<std::string> finish(jobs.size());
-        std::vector<std::string> failures(jobs.size());
-        std::vector<size_t> todo(jobs.size());
-        for (size_t i = 0; i < jobs.size(); ++i) todo[i] = i;
-        while (!todo.empty()) {
-            std::vector<llm::Request> requests;
-            for (size_t i : todo) requests.push_back(jobs[i].request);
-            auto outcomes = client.run(std::move(requests), [this](const llm::ClientStats&) {
-                if (env_.on_progress) env_.on_progress();
-            });
-            std::vector<size_t> again;
-            for (size_t k = 0; k < todo.size(); ++k) {
-                size_t i = todo[k];
-                auto& o = outcomes[k];
-                count(o);
-                if (!o.ok()) {
-                    failures[i] = "LLM request failed: " + o.error;
-                    continue;
-                }
-                auto parsed = parser_.parse(o.response->text, o.response->finish_reason);
-                finish[i] = o.response->finish_reason;
-                if (parsed.error.empty()) {
-                    results[i] = std::move(parsed);
-                    continue;
-                }
-                ++metrics_.parse_failures;
-                if (jobs[i].attempt < max_parse_retries_) {
-                    ++jobs[i].attempt;
-                    ++metrics_.retries;
-                    jobs[i].request.sampling.seed = derive_seed(jobs[i].prompt_hash, jobs[i].sample, jobs[i].attempt);
-                    again.push_back(i);
-                } else {
-                    failures[i] = fmt::format("answer did not parse as {} after {} attempt{}: {}", parse_mode_name(),
-                                              jobs[i].attempt + 1, jobs[i].attempt ? "s" : "", parsed.error);
-                }
-            }
-            todo = std::move(again);
-        }
+        // 2. Ask, re-asking (new seed) the calls whose answers do not parse.
+        std::vector<std::optional<blocks::ParseResult>> results(calls.size());
+        std::vector<std::string> finish(calls.size());
+        caller_.run(calls, max_parse_retries_, "answer did not parse as " + parse_mode_name(),
+                    [&](size_t i, const llm::Response& response) -> std::string {
+                        auto parsed = parser_.parse(response.text, response.finish_reason);
+                        finish[i] = response.finish_reason;
+                        if (!parsed.error.empty()) return parsed.error;
+                        results[i] = std::move(parsed);
+                        return {};
+                    });
 
         // 3. Emit in input order: each sample's values, or the row rejected with why.
         size_t j = 0;
@@ -238,7 +141,7 @@ class LlmGenerate : public Block {
             std::string why;
             for (int s = 0; s < n_; ++s, ++j) {
                 if (!results[j]) {
-                    if (why.empty()) why = failures[j];
+                    if (why.empty()) why = calls[j].failure;
                     continue;
                 }
                 for (auto& value : results[j]->values) {
@@ -262,7 +165,7 @@ class LlmGenerate : public Block {
         }
     }
 
-    Json metrics() const override { return metrics_.to_json(); }
+    Json metrics() const override { return caller_.metrics(); }
 
   private:
     static std::optional<Template> compile(const Json& config, const std::string& key, const BlockEnv& env,
@@ -271,7 +174,7 @@ class LlmGenerate : public Block {
         if (config.contains(key + "_file")) {
             if (config.contains(key) && !config[key].get<std::string>().empty())
                 throw ConfigError("config." + key + ": give " + key + " or " + key + "_file, not both");
-            source = read_text_file(env.flow_dir, config[key + "_file"].get<std::string>(), key + "_file");
+            source = blocks::read_config_file(env.flow_dir, config[key + "_file"].get<std::string>(), key + "_file");
         } else {
             source = config.value(key, "");
         }
@@ -303,7 +206,7 @@ class LlmGenerate : public Block {
 
     llm::Request render(const Record& row) const {
         llm::Request req;
-        req.sampling = sampling_;
+        req.sampling = caller_.sampling();
         std::string user = prompt_->render(row);
         if (raw_) {
             req.prompt = std::move(user);
@@ -317,32 +220,6 @@ class LlmGenerate : public Block {
         }
         if (mode_ == ParseMode::json && json_schema_.is_object()) req.json_schema = json_schema_;
         return req;
-    }
-
-    // Each request gets its own seed from the run's (or the config's) seed, this block,
-    // the request's content, the sample number and the attempt: reproducible on every
-    // run and resume, and different across samples and retries.
-    uint64_t derive_seed(const std::string& request_key, int sample, int attempt) const {
-        uint64_t base = sampling_.seed.value_or(env_.seed);
-        uint64_t h = hash64(request_key, hash64(name(), base));
-        h = hash64(fmt::format("{}:{}", sample, attempt), h);
-        return h & 0x7fffffffffffffffULL;  // JSON-friendly and positive for every server
-    }
-
-    void count(const llm::Outcome& o) {
-        ++metrics_.requests;
-        if (!o.ok()) {
-            ++metrics_.failures;
-            return;
-        }
-        const auto& r = *o.response;
-        if (r.cached)
-            ++metrics_.cached;
-        else
-            metrics_.latencies.push_back(r.latency_ms);
-        metrics_.prompt_tokens += r.usage.prompt_tokens;
-        metrics_.completion_tokens += r.usage.completion_tokens;
-        ++metrics_.per_endpoint[r.endpoint.empty() ? "(unknown)" : r.endpoint];
     }
 
     BlockEnv env_;
@@ -359,10 +236,7 @@ class LlmGenerate : public Block {
     int max_parse_retries_;
     std::string sample_column_;
     std::string finish_reason_column_;
-    Json llm_config_;
-    Json sampling_json_;
-    llm::SamplingParams sampling_;
-    BlockLlmMetrics metrics_;
+    blocks::LlmCaller caller_;
 };
 
 std::unique_ptr<Block> make_llm_generate(const std::string& name, const Json& config, const BlockEnv& env) {

@@ -183,9 +183,10 @@ def apply_limits(text, body):
             text = text[:cut]
     max_tokens = body.get("max_tokens")
     if isinstance(max_tokens, int) and max_tokens >= 0:
-        words = text.split()
+        # Cut after the max_tokens-th word, keeping the text's own spacing and newlines.
+        words = list(re.finditer(r"\S+", text))
         if len(words) > max_tokens:
-            text = " ".join(words[:max_tokens])
+            text = text[:words[max_tokens - 1].end()] if max_tokens > 0 else ""
             finish = "length"
     return text, finish
 

@@ -1,0 +1,152 @@
+#include "llm_call.h"
+
+#include "synthforge/errors.h"
+#include "synthforge/llm/client_pool.h"
+#include "synthforge/llm/sampling.h"
+
+#include <fmt/format.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace synthforge::blocks {
+namespace {
+
+uint64_t hash64(std::string_view s, uint64_t seed) {
+    return XXH3_64bits_withSeed(s.data(), s.size(), seed);
+}
+
+}  // namespace
+
+std::string read_config_file(const std::filesystem::path& dir, const std::string& name, const std::string& key) {
+    std::filesystem::path p = std::filesystem::path(name).is_absolute() ? std::filesystem::path(name) : dir / name;
+    std::ifstream in(p, std::ios::binary);
+    if (!in) throw ConfigError("config." + key + ": cannot read " + p.string() + ": " + std::strerror(errno));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+void LlmMetrics::count(const llm::Outcome& o) {
+    ++requests;
+    if (!o.ok()) {
+        ++failures;
+        return;
+    }
+    const auto& r = *o.response;
+    if (r.cached)
+        ++cached;
+    else
+        latencies.push_back(r.latency_ms);
+    prompt_tokens += r.usage.prompt_tokens;
+    completion_tokens += r.usage.completion_tokens;
+    ++per_endpoint[r.endpoint.empty() ? "(unknown)" : r.endpoint];
+}
+
+Json LlmMetrics::to_json() const {
+    std::vector<double> l = latencies;
+    std::sort(l.begin(), l.end());
+    auto pct = [&](double p) { return l.empty() ? 0.0 : l[static_cast<size_t>(p * (l.size() - 1) + 0.5)]; };
+    return {{"requests", requests},
+            {"cached", cached},
+            {"failures", failures},
+            {"parse_failures", parse_failures},
+            {"parse_retries", retries},
+            {"prompt_tokens", prompt_tokens},
+            {"completion_tokens", completion_tokens},
+            {"latency_ms", {{"p50", pct(0.5)}, {"p90", pct(0.9)}, {"p99", pct(0.99)}}},
+            {"requests_per_endpoint", per_endpoint}};
+}
+
+LlmCaller::LlmCaller(std::string block_name, const Json& config, const BlockEnv& env, const std::string& default_preset)
+    : block_name_(std::move(block_name)), env_(env) {
+    llm_config_ = env.llm_defaults;
+    const Json block_llm = config.value("llm", Json::object());  // kept alive: items() refers to it
+    for (const auto& [k, v] : block_llm.items()) llm_config_[k] = v;
+    for (const auto& [k, v] : env.llm_overrides.items()) llm_config_[k] = v;
+    Json block_sampling = config.value("sampling", Json::object());
+    // The default preset belongs to the block's own layer, so a flow-wide preset meant for
+    // generation does not replace it; explicit flow values still layer on top as usual.
+    if (!default_preset.empty() && block_sampling.is_object() && !block_sampling.contains("preset"))
+        block_sampling["preset"] = default_preset;
+    sampling_ =
+        llm::sampling_from_json(llm::merge_sampling({env.sampling_defaults, block_sampling, env.sampling_overrides}));
+}
+
+LlmCall LlmCaller::make_call(llm::Request request, int sample) const {
+    LlmCall c;
+    c.request = std::move(request);
+    c.request.sampling = sampling_;
+    c.key = c.request.to_json().dump();
+    c.sample = sample;
+    c.request.sampling.seed = derive_seed(c.key, sample, 0);
+    return c;
+}
+
+bool LlmCaller::dry_run(const std::vector<LlmCall>& calls) const {
+    if (!env_.on_dry_run_request) return false;
+    for (const auto& c : calls) {
+        Json shown = c.request.to_json();
+        shown["llm"] = llm_config_;
+        shown["block"] = block_name_;
+        env_.on_dry_run_request(shown);
+    }
+    return true;
+}
+
+void LlmCaller::run(std::vector<LlmCall>& calls, int max_retries, const std::string& refusal, const Accept& accept) {
+    if (calls.empty()) return;
+    if (!env_.llm) throw std::logic_error("block '" + block_name_ + "' has no LLM client");
+    llm::Client& client = env_.llm->get(llm_config_);
+    std::vector<size_t> todo(calls.size());
+    for (size_t i = 0; i < calls.size(); ++i) todo[i] = i;
+    while (!todo.empty()) {
+        std::vector<llm::Request> requests;
+        for (size_t i : todo) requests.push_back(calls[i].request);
+        auto outcomes = client.run(std::move(requests), [this](const llm::ClientStats&) {
+            if (env_.on_progress) env_.on_progress();
+        });
+        std::vector<size_t> again;
+        for (size_t k = 0; k < todo.size(); ++k) {
+            size_t i = todo[k];
+            LlmCall& c = calls[i];
+            auto& o = outcomes[k];
+            metrics_.count(o);
+            if (!o.ok()) {
+                c.failure = "LLM request failed: " + o.error;
+                continue;
+            }
+            std::string why = accept(i, *o.response);
+            if (why.empty()) {
+                c.failure.clear();
+                continue;
+            }
+            ++metrics_.parse_failures;
+            if (c.attempt < max_retries) {
+                ++c.attempt;
+                ++metrics_.retries;
+                c.request.sampling.seed = derive_seed(c.key, c.sample, c.attempt);
+                again.push_back(i);
+            } else {
+                c.failure = fmt::format("{} after {} attempt{}: {}", refusal, c.attempt + 1, c.attempt ? "s" : "", why);
+            }
+        }
+        todo = std::move(again);
+    }
+}
+
+uint64_t LlmCaller::derive_seed(const std::string& request_key, int sample, int attempt) const {
+    uint64_t base = sampling_.seed.value_or(env_.seed);
+    uint64_t h = hash64(request_key, hash64(block_name_, base));
+    h = hash64(fmt::format("{}:{}", sample, attempt), h);
+    // Inside a repeat, each round asks afresh (outside one the seed is unchanged).
+    if (uint64_t round = current_round(env_)) h = hash64(fmt::format("round:{}", round), h);
+    return h & 0x7fffffffffffffffULL;  // JSON-friendly and positive for every server
+}
+
+}  // namespace synthforge::blocks

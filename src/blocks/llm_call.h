@@ -1,0 +1,81 @@
+#pragma once
+// What every block that calls a model shares: its merged `llm:` and `sampling:`
+// settings, per-request seeds, --dry-run, asking again (with a new seed) when an
+// answer is unusable, and the per-block figures for metadata.json. The block keeps
+// what is its own: rendering requests and deciding whether an answer is usable.
+
+#include "synthforge/data/record.h"
+#include "synthforge/engine/block.h"
+#include "synthforge/llm/client.h"
+#include "synthforge/llm/request.h"
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace synthforge::blocks {
+
+// The text of a file named by config.<key>, relative to the flow's folder; ConfigError naming the key.
+std::string read_config_file(const std::filesystem::path& flow_dir, const std::string& name, const std::string& key);
+
+// One request of a block, asked until its answer is accepted or the retries run out.
+struct LlmCall {
+    llm::Request request;
+    std::string key;      // the request's canonical JSON before seeding: its seeds derive from it
+    int sample = 0;       // sample number (n > 1 asks the same request several times)
+    int attempt = 0;      // answers already refused
+    std::string failure;  // set by LlmCaller::run: why there is no accepted answer; empty when accepted
+};
+
+// Requests, cache hits, failures, retries, tokens and latencies of one block.
+struct LlmMetrics {
+    uint64_t requests = 0, cached = 0, failures = 0, parse_failures = 0, retries = 0;
+    uint64_t prompt_tokens = 0, completion_tokens = 0;
+    std::vector<double> latencies;
+    std::map<std::string, uint64_t> per_endpoint;
+
+    void count(const llm::Outcome& o);
+    Json to_json() const;
+};
+
+class LlmCaller {
+  public:
+    // `config` is the block's config (its `llm:` and `sampling:`). `default_preset` is used
+    // when the block's own `sampling:` names none, as if the block had written it.
+    LlmCaller(std::string block_name, const Json& config, const BlockEnv& env, const std::string& default_preset = "");
+
+    const Json& llm_config() const { return llm_config_; }
+    const llm::SamplingParams& sampling() const { return sampling_; }
+
+    // A call for `request` (its sampling set from the block's), seeded for attempt 0.
+    LlmCall make_call(llm::Request request, int sample = 0) const;
+
+    // Under --dry-run: hands every request to the run and returns true. Otherwise false.
+    bool dry_run(const std::vector<LlmCall>& calls) const;
+
+    // Answers usable for the block: `accept(index, response)` returns an empty string and
+    // keeps what it needs, or says why the answer cannot be used.
+    using Accept = std::function<std::string(size_t, const llm::Response&)>;
+
+    // Asks every call at once (outcomes in order), then again, with a new seed, those whose
+    // answer was refused, up to `max_retries` times each. A call still without an accepted
+    // answer gets `failure`: the backend's error, or "<refusal> after N attempts: <why>".
+    void run(std::vector<LlmCall>& calls, int max_retries, const std::string& refusal, const Accept& accept);
+
+    Json metrics() const { return metrics_.to_json(); }
+
+  private:
+    // Reproducible on every run and resume, different across blocks, samples and attempts.
+    uint64_t derive_seed(const std::string& request_key, int sample, int attempt) const;
+
+    std::string block_name_;
+    BlockEnv env_;
+    Json llm_config_;
+    llm::SamplingParams sampling_;
+    LlmMetrics metrics_;
+};
+
+}  // namespace synthforge::blocks
