@@ -18,6 +18,7 @@ Endpoints
 Script: a JSON list of rules, first match wins:
   {"match": "regex searched in the last user message (or the raw prompt)",
    "reply": "text" | ["texts", "cycled", "per rule"],
+   "reply_template": "text with \\1 or \\g<name>"  # instead of reply: the match's groups filled in
    "status": 400, "error": "message"}      # optional: answer with this error instead;
                                            # "{authorization}" in the message echoes the request's
                                            # Authorization header (a careless server, for leak tests)
@@ -98,7 +99,7 @@ class FixtureState:
                 reply = [reply]
             compiled.append({"re": re.compile(rule.get("match", "")), "reply": reply,
                              "status": rule.get("status"), "error": rule.get("error", "scripted error"),
-                             "finish_reason": rule.get("finish_reason")})
+                             "finish_reason": rule.get("finish_reason"), "template": rule.get("reply_template")})
         self.rules = compiled
         self.rule_counts = [0] * len(compiled)
 
@@ -381,14 +382,15 @@ class Handler(BaseHTTPRequestHandler):
         text, finish_override = None, None
         with st.lock:
             for i, rule in enumerate(st.rules):
-                if rule["re"].search(prompt):
+                m = rule["re"].search(prompt)
+                if m:
                     if rule["status"]:
                         message = str(rule["error"]).replace("{authorization}", self.headers.get("Authorization", ""))
                         status = int(rule["status"])
                         text = None
                         break
                     replies = rule["reply"] or [""]
-                    text = replies[st.rule_counts[i] % len(replies)]
+                    text = m.expand(rule["template"]) if rule["template"] else replies[st.rule_counts[i] % len(replies)]
                     st.rule_counts[i] += 1
                     finish_override = rule["finish_reason"]
                     status = None
