@@ -59,7 +59,9 @@ int run(const RunArgs& a) {
     RunOptions ro;
     for (const auto& i : a.inputs) ro.inputs.emplace_back(i);
     ro.input_format = a.input_format;
-    ro.text_unit = a.text_unit == "paragraph" ? TextUnit::paragraph : TextUnit::line;
+    ro.text_unit = a.text_unit == "paragraph"  ? TextUnit::paragraph
+                   : a.text_unit == "document" ? TextUnit::document
+                                               : TextUnit::line;
     ro.skip_bad_records = a.on_bad_record == "skip";
     ro.output = a.output;
     ro.output_format = a.output_format;
@@ -148,8 +150,9 @@ Command add_run_command(CLI::App& app) {
         ->check(CLI::IsMember({"jsonl", "json", "csv", "txt", "text"}));
     cmd->add_option("--output-format", args->output_format, "Output format when the extension does not say it")
         ->check(CLI::IsMember({"jsonl", "json", "csv"}));
-    cmd->add_option("--text-unit", args->text_unit, "Plain-text inputs: a record per line or per paragraph")
-        ->check(CLI::IsMember({"line", "paragraph"}))
+    cmd->add_option("--text-unit", args->text_unit,
+                    "Plain-text inputs: a record per line, per paragraph, or per file (document: text and source)")
+        ->check(CLI::IsMember({"line", "paragraph", "document"}))
         ->capture_default_str();
     cmd->add_option("--on-bad-record", args->on_bad_record,
                     "fail: stop at the first bad input record; skip: count it and write it to the rejects")

@@ -1,8 +1,8 @@
 #pragma once
 // Readers turn a file into a stream of records, one at a time, in file order.
 // Formats: JSONL (one object per line), JSON (an array of objects), CSV
-// (RFC 4180 with a header row) and plain text (a record per line or per
-// blank-line-separated paragraph, in column `text`).
+// (RFC 4180 with a header row) and plain text (a record per line, per
+// blank-line-separated paragraph, or per file, in column `text`).
 
 #include "synthforge/data/format.h"
 #include "synthforge/data/record.h"
@@ -16,7 +16,9 @@
 
 namespace synthforge {
 
-enum class TextUnit { line, paragraph };
+// How plain text is cut into records. `document`: the whole file is one record
+// {"text", "source"}, for blocks such as `chunk` that cut it themselves.
+enum class TextUnit { line, paragraph, document };
 
 // A record that could not be read. With on_bad_record=skip it becomes a rejected row.
 struct BadRecord {
@@ -28,7 +30,7 @@ struct BadRecord {
 
 struct ReadOptions {
     std::string format;                                   // "" = from the file extension
-    TextUnit text_unit = TextUnit::line;                  // plain text: a record per line or per paragraph
+    TextUnit text_unit = TextUnit::line;                  // plain text: a record per line, paragraph or file
     bool skip_bad_records = false;                        // false: the first bad record throws InputError
     size_t max_record_bytes = 64u << 20;                  // a larger record is a bad record
     std::function<void(const BadRecord&)> on_bad_record;  // called for each skipped record
