@@ -39,7 +39,8 @@ constexpr const char* kSchema = R"json({
     "drop_truncated_last": {"type": "boolean", "description": "parse: list: drop the last item when the answer was cut at max_tokens", "default": true},
     "max_parse_retries": {"type": "integer", "minimum": 0, "description": "Asks again (with a new seed) when the answer does not parse", "default": 2},
     "sample_column": {"type": "string", "description": "With n > 1: column receiving the sample number (0-based); empty = none", "default": ""},
-    "finish_reason_column": {"type": "string", "description": "Column receiving the finish reason (stop | length); empty = none", "default": ""}
+    "finish_reason_column": {"type": "string", "description": "Column receiving the finish reason (stop | length); empty = none", "default": ""},
+    "usage_column": {"type": "string", "description": "Column receiving {prompt_tokens, completion_tokens, seconds} of the answer (a cached answer reports its original call); empty = none", "default": ""}
   }
 })json";
 
@@ -98,6 +99,7 @@ class LlmGenerate : public Block {
           max_parse_retries_(config.value("max_parse_retries", 2)),
           sample_column_(config.value("sample_column", "")),
           finish_reason_column_(config.value("finish_reason_column", "")),
+          usage_column_(config.value("usage_column", "")),
           caller_(name, config, env) {
         if (raw_ && (system_ || !examples_.empty()))
             throw ConfigError("config.raw: a raw prompt has no chat turns, so system and examples cannot be used");
@@ -124,10 +126,14 @@ class LlmGenerate : public Block {
         // 2. Ask, re-asking (new seed) the calls whose answers do not parse.
         std::vector<std::optional<blocks::ParseResult>> results(calls.size());
         std::vector<std::string> finish(calls.size());
+        std::vector<Json> usage(calls.size());
         caller_.run(calls, max_parse_retries_, "answer did not parse as " + parse_mode_name(),
                     [&](size_t i, const llm::Response& response) -> std::string {
                         auto parsed = parser_.parse(response.text, response.finish_reason);
                         finish[i] = response.finish_reason;
+                        usage[i] = {{"prompt_tokens", response.usage.prompt_tokens},
+                                    {"completion_tokens", response.usage.completion_tokens},
+                                    {"seconds", response.latency_ms / 1000.0}};
                         if (!parsed.error.empty()) return parsed.error;
                         results[i] = std::move(parsed);
                         return {};
@@ -155,6 +161,7 @@ class LlmGenerate : public Block {
                     }
                     if (!sample_column_.empty()) row[sample_column_] = s;
                     if (!finish_reason_column_.empty()) row[finish_reason_column_] = finish[j];
+                    if (!usage_column_.empty()) row[usage_column_] = usage[j];
                     produced.push_back(std::move(row));
                 }
             }
@@ -236,6 +243,7 @@ class LlmGenerate : public Block {
     int max_parse_retries_;
     std::string sample_column_;
     std::string finish_reason_column_;
+    std::string usage_column_;
     blocks::LlmCaller caller_;
 };
 

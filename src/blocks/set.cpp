@@ -5,6 +5,7 @@
 #include "synthforge/engine/registry.h"
 #include "synthforge/engine/template.h"
 #include "synthforge/errors.h"
+#include "synthforge/text/normalize.h"
 
 #include <optional>
 #include <string>
@@ -28,7 +29,16 @@ constexpr const char* kSchema = R"json({
       "type": "string"
     },
     "value": {
-      "description": "Constant JSON value to write (one of template/value)"
+      "description": "Constant JSON value to write (one of template/value/count_words)"
+    },
+    "count_words": {
+      "description": "Write the number of words (whitespace-separated, as the filter counts them) in this text column",
+      "type": "string"
+    },
+    "parse": {
+      "description": "text: the rendered template is the value; json: it is read as JSON (a number, list or object)",
+      "enum": ["text", "json"],
+      "default": "text"
     },
     "overwrite": {
       "description": "Replace the column when the row has it already; when false such rows pass unchanged",
@@ -40,12 +50,15 @@ constexpr const char* kSchema = R"json({
 
 class SetBlock final : public Block {
   public:
-    SetBlock(std::string name, std::string column, std::optional<Template> tmpl, Json value, bool overwrite)
+    SetBlock(std::string name, std::string column, std::optional<Template> tmpl, Json value, bool overwrite,
+             bool parse_json, std::string count_of = "")
         : Block(std::move(name)),
           column_(std::move(column)),
           template_(std::move(tmpl)),
           value_(std::move(value)),
-          overwrite_(overwrite) {}
+          overwrite_(overwrite),
+          parse_json_(parse_json),
+          count_of_(std::move(count_of)) {}
 
     void process(std::vector<Record>&& rows, Emitter& out) override {
         for (auto& row : rows) {
@@ -57,7 +70,15 @@ class SetBlock final : public Block {
                 out.emit(std::move(row));
                 continue;
             }
-            if (template_) {
+            if (!count_of_.empty()) {
+                auto it = row.find(count_of_);
+                if (it == row.end() || !it->is_string()) {
+                    out.reject(std::move(row), "count_words: column '" + count_of_ + "' is " +
+                                                   (it == row.end() ? "missing" : "not text"));
+                    continue;
+                }
+                row[column_] = text::count_words(it->get_ref<const std::string&>());
+            } else if (template_) {
                 std::string text;
                 try {
                     text = template_->render(row);
@@ -65,7 +86,17 @@ class SetBlock final : public Block {
                     out.reject(std::move(row), e.what());
                     continue;
                 }
-                row[column_] = std::move(text);
+                if (parse_json_) {
+                    Json parsed = Json::parse(text, nullptr, false);
+                    if (parsed.is_discarded()) {
+                        out.reject(std::move(row), "template output is not JSON: " +
+                                                       (text.size() > 80 ? text.substr(0, 80) + "..." : text));
+                        continue;
+                    }
+                    row[column_] = std::move(parsed);
+                } else {
+                    row[column_] = std::move(text);
+                }
             } else {
                 row[column_] = value_;
             }
@@ -78,6 +109,8 @@ class SetBlock final : public Block {
     std::optional<Template> template_;
     Json value_;
     bool overwrite_;
+    bool parse_json_;
+    std::string count_of_;  // count_words: the text column counted
 };
 
 // Exactly one of template/value is checked here rather than with a schema "oneOf":
@@ -85,9 +118,13 @@ class SetBlock final : public Block {
 std::unique_ptr<Block> make_set(const std::string& name, const Json& config, const BlockEnv&) {
     const bool has_template = config.contains("template");
     const bool has_value = config.contains("value");
-    if (has_template == has_value)
-        throw ConfigError(has_template ? "config: give either template or value, not both"
-                                       : "config: give one of template or value");
+    const bool has_count = config.contains("count_words");
+    if (int(has_template) + int(has_value) + int(has_count) != 1)
+        throw ConfigError("config: give exactly one of template, value or count_words");
+    if (has_count)
+        return std::make_unique<SetBlock>(name, config.at("column").get<std::string>(), std::nullopt, Json(),
+                                          config.value("overwrite", true), false,
+                                          config["count_words"].get<std::string>());
     std::optional<Template> tmpl;
     Json value;
     if (has_template)
@@ -95,7 +132,7 @@ std::unique_ptr<Block> make_set(const std::string& name, const Json& config, con
     else
         value = config.at("value");
     return std::make_unique<SetBlock>(name, config.at("column").get<std::string>(), std::move(tmpl), std::move(value),
-                                      config.value("overwrite", true));
+                                      config.value("overwrite", true), config.value("parse", "text") == "json");
 }
 
 }  // namespace

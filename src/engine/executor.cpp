@@ -45,7 +45,10 @@ void append_lines(std::string& out, const std::vector<Record>& rows) {
 // All inputs, read in order as one stream of records, with a position that survives a restart.
 class InputStream {
   public:
-    InputStream(const RunOptions& options, std::function<void(const BadRecord&)> on_bad) : paths_(options.inputs) {
+    // `generate`: with no input files, the stream is this many records {"index": i}.
+    InputStream(const RunOptions& options, std::function<void(const BadRecord&)> on_bad, uint64_t generate = 0)
+        : paths_(options.inputs), generate_(paths_.empty() ? generate : 0) {
+        bytes_total_ = generate_;  // progress counts generated records as "bytes"
         read_options_.format = options.input_format;
         read_options_.text_unit = options.text_unit;
         read_options_.skip_bad_records = options.skip_bad_records;
@@ -57,6 +60,13 @@ class InputStream {
     }
 
     bool next(Record& out, SourcePos& pos) {
+        if (generate_) {
+            if (generated_ >= generate_) return false;
+            out = Record{{"index", generated_}};
+            pos = SourcePos{"(input.rows)", generated_ + 1};
+            ++generated_;
+            return true;
+        }
         while (file_ < paths_.size()) {
             if (!reader_) reader_ = open_reader(paths_[file_], read_options_);
             if (reader_->next(out, pos)) return true;
@@ -68,6 +78,7 @@ class InputStream {
     }
 
     Json position() const {
+        if (generate_) return {{"file", 0}, {"generated", generated_}};
         Json p = {{"file", file_}};
         if (reader_) {
             auto rp = reader_->position();
@@ -79,6 +90,10 @@ class InputStream {
     }
 
     void seek(const Json& p) {
+        if (generate_) {
+            generated_ = p.value("generated", uint64_t{0});
+            return;
+        }
         file_ = p.at("file").get<size_t>();
         reader_.reset();
         bytes_done_ = 0;
@@ -92,7 +107,9 @@ class InputStream {
         }
     }
 
-    uint64_t bytes_read() const { return bytes_done_ + (reader_ ? reader_->position().offset : 0); }
+    uint64_t bytes_read() const {
+        return generate_ ? generated_ : bytes_done_ + (reader_ ? reader_->position().offset : 0);
+    }
     uint64_t bytes_total() const { return bytes_total_; }
 
   private:
@@ -102,6 +119,8 @@ class InputStream {
     std::unique_ptr<RecordReader> reader_;
     uint64_t bytes_total_ = 0;
     uint64_t bytes_done_ = 0;
+    uint64_t generate_ = 0;
+    uint64_t generated_ = 0;
 };
 
 // Rows of the previous stage, read back from the run store for a barrier block.
@@ -306,7 +325,7 @@ class Executor {
             rejected += '\n';
             ++rejected_count;
         };
-        InputStream input(options_, reject_input);
+        InputStream input(options_, reject_input, flow_.input.rows);
         input_ = &input;
         uint64_t index = store_->batches_done(0);
         if (auto pos = store_->last_reader_position()) input.seek(Json::parse(*pos));
@@ -596,6 +615,8 @@ Preview preview_flow(const Flow& flow, const RunOptions& options, size_t n) {
         SourcePos pos;
         while (rows.size() < n && reader->next(rec, pos)) rows.push_back(std::move(rec));
     }
+    if (options.inputs.empty())
+        for (uint64_t i = 0; i < flow.input.rows && rows.size() < n; ++i) rows.push_back(Record{{"index", i}});
     BlockEnv env = block_env(flow, options);
     env.on_dry_run_request = [&](const Json& request) { preview.requests.push_back(request); };
     for (const auto& spec : flow.blocks) {

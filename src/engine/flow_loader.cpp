@@ -201,6 +201,18 @@ class FlowValidator {
         if (in.contains("schema")) flow.input.schema = *seed_schema_from_name(in["schema"].get<std::string>());
         if (in.contains("required_columns"))
             flow.input.required_columns = in["required_columns"].get<std::vector<std::string>>();
+        if (in.contains("rows")) {
+            Json rows = substitute(in["rows"], "/input/rows", flow, "");
+            if (rows.is_string()) {
+                // A param embedded in text, or given as text by --set: it must still be a count.
+                Json parsed = Json::parse(rows.get<std::string>(), nullptr, false);
+                if (!parsed.is_discarded()) rows = parsed;
+            }
+            if (!rows.is_number_integer() || rows.get<int64_t>() < 0)
+                add("/input/rows", "", "input.rows: must be a whole number of records >= 0, got " + rows.dump());
+            else
+                flow.input.rows = rows.get<uint64_t>();
+        }
     }
 
     void read_plugins(Flow& flow) {
@@ -401,7 +413,10 @@ std::string Flow::fingerprint() const {
     Json canonical = {
         {"version", kFlowVersion},
         {"params", param_values},
-        {"input", {{"schema", seed_schema_name(input.schema)}, {"required_columns", input.required_columns}}},
+        {"input",
+         {{"schema", seed_schema_name(input.schema)},
+          {"required_columns", input.required_columns},
+          {"rows", input.rows}}},
         {"plugins", plugins},
         {"blocks", Json::array()},
         {"llm", llm_defaults},

@@ -60,7 +60,6 @@ std::vector<Outcome> Client::run(std::vector<Request> requests,
             if (auto hit = cache_->cached_response(keys[i])) {
                 Response r = Response::from_json(Json::parse(*hit));
                 r.cached = true;
-                r.latency_ms = 0;
                 outcomes[i].response = std::move(r);
                 std::lock_guard lock(mutex_);
                 ++stats_.requests;

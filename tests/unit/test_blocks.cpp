@@ -110,7 +110,7 @@ TEST(BlockSchemas, EveryTypeIsRegisteredWithDescribedOptions) {
             // Options without a constant default say so in their description.
             if (!required && !prop.contains("default")) {
                 EXPECT_TRUE(name == "template" || name == "value" || name == "seed" || name == "as" ||
-                            name == "index_column");
+                            name == "index_column" || name == "count_words");
             }
         }
     }

@@ -53,6 +53,8 @@ struct BlockSpec {
 struct InputSpec {
     SeedSchema schema = SeedSchema::any;
     std::vector<std::string> required_columns;
+    // When the run has no input files: this many generated records {"index": i}.
+    uint64_t rows = 0;
 };
 
 struct Flow {

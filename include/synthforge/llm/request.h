@@ -57,7 +57,7 @@ struct Response {
     std::string text;
     std::string finish_reason;  // stop | length | (backend-specific)
     Usage usage;
-    double latency_ms = 0;  // from send to last byte; 0 for cached answers
+    double latency_ms = 0;  // from send to last byte (a cached answer keeps its original call's)
     std::string endpoint;   // which server or model answered
     bool cached = false;    // came from the run store, not the backend
 
