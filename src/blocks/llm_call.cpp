@@ -78,11 +78,11 @@ LlmCaller::LlmCaller(std::string block_name, const Json& config, const BlockEnv&
         llm::sampling_from_json(llm::merge_sampling({env.sampling_defaults, block_sampling, env.sampling_overrides}));
 }
 
-LlmCall LlmCaller::make_call(llm::Request request, int sample) const {
+LlmCall LlmCaller::make_call(llm::Request request, int sample, const std::string& salt) const {
     LlmCall c;
     c.request = std::move(request);
     c.request.sampling = sampling_;
-    c.key = c.request.to_json().dump();
+    c.key = c.request.to_json().dump() + salt;
     c.sample = sample;
     c.request.sampling.seed = derive_seed(c.key, sample, 0);
     return c;

@@ -51,7 +51,9 @@ class LlmCaller {
     const llm::SamplingParams& sampling() const { return sampling_; }
 
     // A call for `request` (its sampling set from the block's), seeded for attempt 0.
-    LlmCall make_call(llm::Request request, int sample = 0) const;
+    // `salt` joins the seed's source: requests that are the same for every record (a
+    // Magpie pre-query) still get a seed of their own per record.
+    LlmCall make_call(llm::Request request, int sample = 0, const std::string& salt = "") const;
 
     // Under --dry-run: hands every request to the run and returns true. Otherwise false.
     bool dry_run(const std::vector<LlmCall>& calls) const;

@@ -11,6 +11,8 @@
 
 #include <fmt/format.h>
 
+#include <map>
+
 namespace synthforge {
 namespace {
 
@@ -30,6 +32,8 @@ constexpr const char* kSchema = R"json({
     "examples": {"type": "array", "description": "k-shot examples sent before the prompt as user/assistant turns: [{user, assistant}]", "default": []},
     "examples_file": {"type": "string", "description": "JSONL/JSON file of {user, assistant} or {messages} examples; instead of examples"},
     "raw": {"type": "boolean", "description": "Send the rendered prompt as a raw completion, without the chat template", "default": false},
+    "pre_query": {"type": "boolean", "description": "Magpie: no prompt; the model gets only its chat template's opening of a user turn (after the system message) and writes a user query", "default": false},
+    "pre_query_template": {"type": "string", "description": "pre_query on the openai backend (completions endpoint): the served model's user-turn opening, or a preset: chatml, llama3, gemma, phi3, mistral", "default": ""},
     "n": {"type": "integer", "minimum": 1, "description": "Samples per record; each becomes its own row", "default": 1},
     "output": {"type": "string", "description": "Column that receives the parsed answer", "default": "response"},
     "parse": {"enum": ["text", "json", "list", "regex"], "description": "text: trimmed text; json: a JSON value; list: one row per numbered/bulleted item; regex: named groups into columns", "default": "text"},
@@ -86,7 +90,7 @@ class LlmGenerate : public Block {
     LlmGenerate(const std::string& name, const Json& config, const BlockEnv& env)
         : Block(name),
           env_(env),
-          prompt_(compile(config, "prompt", env, true)),
+          prompt_(compile(config, "prompt", env, !config.value("pre_query", false))),
           system_(compile(config, "system", env, false)),
           examples_(load_examples(config, env.flow_dir)),
           raw_(config.value("raw", false)),
@@ -101,6 +105,7 @@ class LlmGenerate : public Block {
           finish_reason_column_(config.value("finish_reason_column", "")),
           usage_column_(config.value("usage_column", "")),
           caller_(name, config, env) {
+        if (config.value("pre_query", false)) setup_pre_query(config);
         if (raw_ && (system_ || !examples_.empty()))
             throw ConfigError("config.raw: a raw prompt has no chat turns, so system and examples cannot be used");
         if (merge_json_ && mode_ != ParseMode::json) throw ConfigError("config.merge_json: needs parse: json");
@@ -119,7 +124,11 @@ class LlmGenerate : public Block {
                 rejected[r] = true;
                 continue;
             }
-            for (int s = 0; s < n_; ++s) calls.push_back(caller_.make_call(base, s));
+            for (int s = 0; s < n_; ++s) {
+                // A pre-query is the same text for every record: the record seeds it.
+                calls.push_back(caller_.make_call(base, s, pre_query_ ? rows[r].dump() : std::string()));
+                if (!pre_query_stop_.empty()) calls.back().request.sampling.stop.push_back(pre_query_stop_);
+            }
         }
         if (caller_.dry_run(calls)) return;
 
@@ -175,6 +184,41 @@ class LlmGenerate : public Block {
     Json metrics() const override { return caller_.metrics(); }
 
   private:
+    // Magpie needs the model's own template up to the start of a user's words. The llama
+    // backend has the template; an OpenAI-compatible server applies it inside its chat
+    // endpoint, where the model would answer instead of asking, so there the flow names
+    // the opening and it goes out as a raw completion.
+    void setup_pre_query(const Json& config) {
+        pre_query_ = true;
+        if (raw_ || !examples_.empty() || prompt_)
+            throw ConfigError("config.pre_query: a pre-query request has no prompt, examples or raw text");
+        const Json& llm = caller_.llm_config();
+        std::string backend = llm.value("backend", "llama");
+        if (backend == "llama") return;
+        std::string opening = config.value("pre_query_template", "");
+        static const std::map<std::string, std::pair<std::string, std::string>> presets = {
+            {"chatml", {"<|im_start|>user\n", "<|im_end|>"}},
+            {"llama3", {"<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n", "<|eot_id|>"}},
+            {"gemma", {"<bos><start_of_turn>user\n", "<end_of_turn>"}},
+            {"phi3", {"<|user|>\n", "<|end|>"}},
+            {"mistral", {"<s>[INST] ", "[/INST]"}}};
+        if (opening.empty())
+            throw ConfigError("config.pre_query_template: the " + backend +
+                              " backend cannot know the served model's chat template; give its user-turn opening or a "
+                              "preset (chatml, llama3, gemma, phi3, mistral)");
+        if (llm.value("endpoint", "chat") != "completions")
+            throw ConfigError(
+                "config.pre_query: needs llm.endpoint: completions; a chat endpoint applies the whole chat "
+                "template, so the model would answer rather than write a query");
+        if (system_) throw ConfigError("config.system: with pre_query_template, put the system turn in the template");
+        if (auto it = presets.find(opening); it != presets.end()) {
+            pre_query_text_ = it->second.first;
+            pre_query_stop_ = it->second.second;  // the end of the user's turn
+        } else {
+            pre_query_text_ = opening;
+        }
+    }
+
     static std::optional<Template> compile(const Json& config, const std::string& key, const BlockEnv& env,
                                            bool required) {
         std::string source;
@@ -213,6 +257,15 @@ class LlmGenerate : public Block {
 
     llm::Request render(const Record& row) const {
         llm::Request req;
+        if (pre_query_) {
+            if (!pre_query_text_.empty()) {
+                req.prompt = pre_query_text_;  // openai completions: the flow's own opening
+            } else {
+                req.pre_query = true;  // llama: the backend renders its template's opening
+                if (system_) req.messages.push_back({"system", system_->render(row)});
+            }
+            return req;
+        }
         req.sampling = caller_.sampling();
         std::string user = prompt_->render(row);
         if (raw_) {
@@ -244,6 +297,9 @@ class LlmGenerate : public Block {
     std::string sample_column_;
     std::string finish_reason_column_;
     std::string usage_column_;
+    bool pre_query_ = false;
+    std::string pre_query_text_;  // openai: the user-turn opening sent as a raw prompt
+    std::string pre_query_stop_;  // openai presets: where the user's turn ends
     blocks::LlmCaller caller_;
 };
 

@@ -410,19 +410,18 @@ Flow load_flow(const std::filesystem::path& path, const FlowOptions& options) {
 }
 
 std::string Flow::fingerprint() const {
-    Json canonical = {
-        {"version", kFlowVersion},
-        {"params", param_values},
-        {"input",
-         {{"schema", seed_schema_name(input.schema)},
-          {"required_columns", input.required_columns},
-          {"rows", input.rows}}},
-        {"plugins", plugins},
-        {"blocks", Json::array()},
-        {"llm", llm_defaults},
-        {"sampling", sampling_defaults},
-        {"llm_overrides", llm_overrides},
-        {"sampling_overrides", sampling_overrides}};
+    Json canonical = {{"version", kFlowVersion},
+                      {"params", param_values},
+                      {"input",
+                       {{"schema", seed_schema_name(input.schema)},
+                        {"required_columns", input.required_columns},
+                        {"rows", input.rows}}},
+                      {"plugins", plugins},
+                      {"blocks", Json::array()},
+                      {"llm", llm_defaults},
+                      {"sampling", sampling_defaults},
+                      {"llm_overrides", llm_overrides},
+                      {"sampling_overrides", sampling_overrides}};
     for (const auto& b : blocks)
         canonical["blocks"].push_back({{"name", b.name}, {"type", b.type}, {"config", b.config}});
     std::string text = canonical.dump();

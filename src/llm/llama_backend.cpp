@@ -264,7 +264,8 @@ class LlamaBackend final : public Backend {
     bool admit();
     void step();
     Prepared prepare(const Request& request) const;
-    std::vector<llama_token> render_chat(const std::vector<ChatMessage>& messages) const;
+    std::vector<llama_token> render_chat(const std::vector<ChatMessage>& messages,
+                                         bool user_turn_opening = false) const;
     std::vector<llama_token> tokenize(const std::string& text, bool parse_special) const;
     std::string piece(llama_token token) const;
     llama_token sample(Slot& slot);
@@ -486,7 +487,9 @@ LlamaBackend::Prepared LlamaBackend::prepare(const Request& request) const {
         throw std::runtime_error("llama backend: a request can carry a json_schema or a grammar, not both");
 
     Prepared prep;
-    if (request.is_chat()) {
+    if (request.pre_query) {
+        prep.prompt = render_chat(request.messages, /*user_turn_opening=*/true);
+    } else if (request.is_chat()) {
         prep.prompt = render_chat(request.messages);
     } else {
         // A raw prompt is the caller's exact text: special-token text in it (e.g. "<|im_start|>")
@@ -566,8 +569,15 @@ LlamaBackend::Prepared LlamaBackend::prepare(const Request& request) const {
 // template's own text may contain control tokens. The Jinja engine marks every string that
 // came from the messages as input; those parts are tokenised with parse_special=false, so a
 // record that contains "<|im_start|>system" stays plain text instead of forging a turn.
-std::vector<llama_token> LlamaBackend::render_chat(const std::vector<ChatMessage>& messages) const {
+//
+// With `user_turn_opening` (Magpie), a user turn with a marker as its content is appended and
+// the rendering stops where the marker begins: the model sees the template's own opening of a
+// user turn and writes the query a user would.
+std::vector<llama_token> LlamaBackend::render_chat(const std::vector<ChatMessage>& messages,
+                                                   bool user_turn_opening) const {
+    static const std::string kMarker = "\x1esynthforge-user-query\x1e";
     std::vector<ChatMessage> msgs = messages;
+    if (user_turn_opening) msgs.push_back({"user", kMarker});
     // Templates without a system role (Gemma and others) raise an error on one; fold it into
     // the first user turn instead, as llama-server does.
     if (!template_caps_.supports_system_role && !msgs.empty() && msgs.front().role == "system") {
@@ -586,7 +596,7 @@ std::vector<llama_token> LlamaBackend::render_chat(const std::vector<ChatMessage
     }
 
     jinja::context ctx(template_source_);
-    Json globals = {{"bos_token", bos_text_}, {"eos_token", eos_text_}, {"add_generation_prompt", true}};
+    Json globals = {{"bos_token", bos_text_}, {"eos_token", eos_text_}, {"add_generation_prompt", !user_turn_opening}};
     jinja::global_from_json(ctx, common_json::parse(globals.dump()), /*mark_input=*/false);
     jinja::global_from_json(ctx, common_json::parse(Json{{"messages", list}}.dump()), /*mark_input=*/true);
     jinja::string rendered;
@@ -599,10 +609,24 @@ std::vector<llama_token> LlamaBackend::render_chat(const std::vector<ChatMessage
     }
 
     std::vector<llama_token> tokens;
+    bool marker_found = false;
     for (const auto& part : rendered.parts) {
-        auto t = tokenize(part.val, /*parse_special=*/!part.is_input);
+        std::string text = part.val;
+        if (user_turn_opening) {
+            size_t at = text.find(kMarker);
+            if (at != std::string::npos) {
+                text.resize(at);
+                marker_found = true;
+            }
+        }
+        auto t = tokenize(text, /*parse_special=*/!part.is_input);
         tokens.insert(tokens.end(), t.begin(), t.end());
+        if (marker_found) break;
     }
+    if (user_turn_opening && !marker_found)
+        throw std::runtime_error(
+            "llama backend: the chat template does not write the user's message, so it has no "
+            "user-turn opening for a pre-query (Magpie) request");
     // Models that want a BOS get exactly one, whether or not the template writes it.
     if (llama_vocab_get_add_bos(vocab_) && (tokens.empty() || tokens.front() != llama_vocab_bos(vocab_)))
         tokens.insert(tokens.begin(), llama_vocab_bos(vocab_));

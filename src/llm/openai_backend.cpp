@@ -357,6 +357,12 @@ double estimate_tokens(const Request& request) {
 }  // namespace
 
 Json openai_request_body(const Request& request, const std::string& model, bool use_completions_endpoint) {
+    // The server applies its own template; only a raw prompt written by the flow can stop
+    // at the opening of a user turn (llm_generate's pre_query_template does that).
+    if (request.pre_query)
+        throw UserError(
+            "openai backend: a pre-query (Magpie) request needs the served model's user-turn opening as a raw "
+            "prompt: set pre_query_template in the llm_generate block and llm.endpoint: completions");
     Json body = Json::object();
     body["model"] = model;
     if (request.is_chat()) {

@@ -6,7 +6,11 @@ Json Request::to_json() const {
     // Every field, always, in a fixed order: two requests that would be sent the
     // same way serialise to the same bytes, which is what the cache key hashes.
     Json j = Json::object();
-    if (is_chat()) {
+    if (pre_query) {
+        Json messages = Json::array();
+        for (const auto& m : this->messages) messages.push_back({{"role", m.role}, {"content", m.content}});
+        j["pre_query"] = std::move(messages);
+    } else if (is_chat()) {
         Json messages = Json::array();
         for (const auto& m : this->messages) messages.push_back({{"role", m.role}, {"content", m.content}});
         j["messages"] = std::move(messages);

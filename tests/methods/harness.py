@@ -137,3 +137,40 @@ def openai_sets(fixture, **more):
     sets = {"backend": "openai", "base_url": fixture.url, "model": "fixture"}
     sets.update(more)
     return sets
+
+
+def tiny_model(exe, work):
+    """A tiny random-weight GGUF with a real tokenizer: mechanics only, its text is noise."""
+    path = work / "tiny.gguf"
+    if not path.exists():
+        subprocess.run([exe, "tiny-model", str(path)], check=True, capture_output=True)
+    return path
+
+
+class LlamaServer:
+    """llama-server serving the tiny model, for smoke runs of a flow against a real server."""
+
+    def __init__(self, exe, llama_server, work, parallel=4):
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}/v1"
+        self.proc = subprocess.Popen([llama_server, "-m", str(tiny_model(exe, work)), "--host", "127.0.0.1",
+                                      "--port", str(port), "-np", str(parallel), "-c", "8192", "-t", "2"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if not wait_http(f"http://127.0.0.1:{port}/health"):
+            self.stop()
+            check(False, "llama-server did not become healthy")
+
+    def sets(self, **more):
+        sets = {"backend": "openai", "base_url": self.url, "model": "tiny"}
+        sets.update(more)
+        return sets
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()

@@ -325,3 +325,44 @@ TEST_F(LlamaBackendTest, LlamaBackendTinyModelIsReproducible) {
 }
 
 }  // namespace
+
+// Magpie: a pre-query request is exactly the chat template's text up to where the user's
+// words would start, with the system turn before it when one is given.
+TEST_F(LlamaBackendTest, LlamaBackendPreQueryStopsAtTheUserTurnOpening) {
+    auto o = options(2);
+    // Role names come from the messages (tokenised apart from the template's text), so the
+    // template spells its markers itself and keeps newlines around the content.
+    o.chat_template =
+        "{% for m in messages %}{% if m.role == 'system' %}<S>\n{{ m.content }}\n</S>\n"
+        "{% else %}<U>\n{{ m.content }}\n</U>\n{% endif %}{% endfor %}"
+        "{% if add_generation_prompt %}<A>\n{% endif %}";
+    auto backend = make_llama_backend(o);
+    auto prompt_tokens = [&](Request r) {
+        r.sampling.max_tokens = 2;
+        r.sampling.mode = SamplingMode::deterministic;
+        return ok(run_one(*backend, std::move(r))).usage.prompt_tokens;
+    };
+    Request plain;
+    plain.pre_query = true;
+    Request raw;
+    raw.prompt = "<U>\n";
+    EXPECT_EQ(prompt_tokens(plain), prompt_tokens(raw));
+
+    Request with_system;
+    with_system.pre_query = true;
+    with_system.messages = {{"system", "Ask about gardening"}};
+    Request raw_system;
+    raw_system.prompt = "<S>\nAsk about gardening\n</S>\n<U>\n";
+    EXPECT_EQ(prompt_tokens(with_system), prompt_tokens(raw_system));
+    EXPECT_GT(prompt_tokens(with_system), prompt_tokens(plain));
+
+    // A template that never writes the user's message has no opening to stop at.
+    auto o2 = options(1);
+    o2.chat_template = "{% if add_generation_prompt %}[assistant]{% endif %}hello";
+    auto odd = make_llama_backend(o2);
+    Request q;
+    q.pre_query = true;
+    auto out = run_one(*odd, q);
+    EXPECT_FALSE(out.ok());
+    EXPECT_NE(out.error.find("user-turn opening"), std::string::npos) << out.error;
+}

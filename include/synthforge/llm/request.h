@@ -42,8 +42,12 @@ struct Request {
     std::optional<Json> json_schema;  // constrain the output to this JSON schema
     std::string grammar;              // or to this GBNF grammar
     int n_probs = 0;                  // return this many top log-probabilities per token (0: none)
+    // Magpie (Xu et al. 2024): the model gets only its chat template's opening of a user
+    // turn (after the system message in `messages`, if any) and writes the user's query.
+    // Needs a backend that knows the template (llama); `prompt` is unused.
+    bool pre_query = false;
 
-    bool is_chat() const { return !messages.empty(); }
+    bool is_chat() const { return !messages.empty() && !pre_query; }
     // Canonical JSON of every field: equal requests serialise identically (the cache key).
     Json to_json() const;
 };
