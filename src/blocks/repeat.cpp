@@ -32,7 +32,7 @@ constexpr const char* kSchema = R"json({
       "items": {
         "type": "object",
         "required": ["name", "type"],
-        "properties": {"name": {"type": "string"}, "type": {"type": "string"}, "config": {"type": "object"}}
+        "properties": {"name": {"type": "string"}, "type": {"type": "string"}, "config": {"type": "object"}, "when": {"type": "array"}}
       }
     },
     "input": {
@@ -140,12 +140,10 @@ class Repeat : public Block {
         for (size_t i = 0; i < blocks.size(); ++i) {
             const Json& b = blocks[i];
             std::string type = b.at("type").get<std::string>();
-            const BlockType* t = BlockRegistry::global().find(type);
-            if (!t) throw ConfigError(fmt::format("config.blocks[{}].type: unknown block type '{}'", i, type));
             if (type == kRepeatType)
                 throw ConfigError(fmt::format("config.blocks[{}]: a repeat cannot hold a repeat", i));
-            subs_.push_back(
-                {type, t->make(b.at("name").get<std::string>(), b.value("config", Json::object()), sub_env)});
+            subs_.push_back({type, make_block(b.at("name").get<std::string>(), type, b.value("config", Json::object()),
+                                              b.value("when", Json()), sub_env)});
         }
         Json prime = config.value("prime", Json::array());
         for (size_t i = 0; i < prime.size(); ++i) {

@@ -247,9 +247,7 @@ class Executor {
         env.llm = pool_.get();
         env.on_progress = [this] { report_progress(current_stage_, false); };
         for (const auto& spec : flow_.blocks) {
-            const BlockType* type = BlockRegistry::global().find(spec.type);
-            if (!type) throw ConfigError("block '" + spec.name + "': unknown block type '" + spec.type + "'");
-            auto block = type->make(spec.name, spec.config, env);
+            auto block = make_block(spec.name, spec.type, spec.config, spec.when, env);
             auto deltas = store_->state_deltas(spec.name);
             if (!deltas.empty()) block->restore_state(deltas);
             blocks_.push_back(std::move(block));
@@ -620,7 +618,7 @@ Preview preview_flow(const Flow& flow, const RunOptions& options, size_t n) {
     BlockEnv env = block_env(flow, options);
     env.on_dry_run_request = [&](const Json& request) { preview.requests.push_back(request); };
     for (const auto& spec : flow.blocks) {
-        auto block = BlockRegistry::global().find(spec.type)->make(spec.name, spec.config, env);
+        auto block = make_block(spec.name, spec.type, spec.config, spec.when, env);
         Emitter emitter(block->name());
         if (block->needs_all_rows())
             block->finish(MemoryRows(std::move(rows)), emitter);

@@ -357,13 +357,26 @@ class FlowValidator {
                 std::vector<BlockSpec> inner = read_block_list(sub_blocks, base + "/config/blocks", flow, names, true);
                 if (diags_.size() != before) continue;
                 config["blocks"] = Json::array();
-                for (const auto& s : inner)
-                    config["blocks"].push_back({{"name", s.name}, {"type", s.type}, {"config", s.config}});
+                for (const auto& s : inner) {
+                    Json item = {{"name", s.name}, {"type", s.type}, {"config", s.config}};
+                    if (!s.when.is_null()) item["when"] = s.when;
+                    config["blocks"].push_back(std::move(item));
+                }
             }
             detail::SchemaChecker checker(type->config_schema);
             for (const auto& p : checker.check(config)) add_schema_problem(p, base + "/config", spec.name);
             if (diags_.size() != before) continue;
             spec.config = detail::apply_defaults(type->config_schema, std::move(config));
+            if (b.contains("when")) {
+                spec.when = substitute(b["when"], base + "/when", flow, spec.name);
+                // The conditions are a filter's: checked against its schema, reported at `when`.
+                detail::SchemaChecker filter_checker(registry.find("filter")->config_schema);
+                for (auto p : filter_checker.check(Json{{"where", spec.when}})) {
+                    if (p.pointer.rfind("/where", 0) == 0) p.pointer = p.pointer.substr(6);
+                    add_schema_problem(p, base + "/when", spec.name);
+                }
+                if (diags_.size() != before) continue;
+            }
             // The factory checks what a schema cannot (a regex that does not compile, ...).
             try {
                 BlockEnv env;
@@ -372,9 +385,10 @@ class FlowValidator {
                 env.llm_overrides = flow.llm_overrides;
                 env.sampling_defaults = flow.sampling_defaults;
                 env.sampling_overrides = flow.sampling_overrides;
-                type->make(spec.name, spec.config, env);
+                make_block(spec.name, spec.type, spec.config, spec.when, env);
             } catch (const UserError& e) {
-                add(base + pointer_of_message(e.what()), spec.name, e.what());
+                std::string msg = e.what();
+                add(base + (msg.rfind("when", 0) == 0 ? "/when" : pointer_of_message(msg)), spec.name, msg);
                 continue;
             }
             specs.push_back(std::move(spec));
@@ -422,8 +436,11 @@ std::string Flow::fingerprint() const {
                       {"sampling", sampling_defaults},
                       {"llm_overrides", llm_overrides},
                       {"sampling_overrides", sampling_overrides}};
-    for (const auto& b : blocks)
-        canonical["blocks"].push_back({{"name", b.name}, {"type", b.type}, {"config", b.config}});
+    for (const auto& b : blocks) {
+        Json item = {{"name", b.name}, {"type", b.type}, {"config", b.config}};
+        if (!b.when.is_null()) item["when"] = b.when;
+        canonical["blocks"].push_back(std::move(item));
+    }
     std::string text = canonical.dump();
     XXH128_hash_t h = XXH3_128bits(text.data(), text.size());
     return fmt::format("{:016x}{:016x}", h.high64, h.low64);

@@ -330,3 +330,55 @@ blocks:
         EXPECT_TRUE(distinct.count("made0"));
     }
 }
+
+TEST(When, OnlyMatchingRowsGoThroughTheBlockAndOrderIsKept) {
+    auto dir = temp_dir("when");
+    auto input = write_file(dir / "in.jsonl",
+                            "{\"n\": 1, \"kind\": \"list\", \"items\": [\"a\", \"b\"]}\n"
+                            "{\"n\": 2, \"kind\": \"one\"}\n"
+                            "{\"n\": 3, \"kind\": \"list\", \"items\": []}\n"
+                            "{\"n\": 4, \"kind\": \"list\", \"items\": [\"c\"]}\n");
+    Flow flow = load_flow(write_file(dir / "flow.yaml", R"(version: 1
+blocks:
+  - name: split
+    type: explode
+    when: [{column: kind, op: "==", value: list}]
+    config: {column: items, as: item}
+  - name: tag
+    type: set
+    when: [{column: n, op: ">", value: 1}]
+    config: {column: big, value: true}
+)"));
+    run_flow(flow, options(dir, input, "run"));
+    auto rows = read_rows(dir / "run.jsonl");
+    ASSERT_EQ(rows.size(), 4u);
+    EXPECT_EQ(rows[0]["item"], "a");
+    EXPECT_EQ(rows[1]["item"], "b");
+    EXPECT_FALSE(rows[1].contains("big"));
+    EXPECT_EQ(rows[2]["n"], 2) << "a bypassed row keeps its place";
+    EXPECT_FALSE(rows[2].contains("item"));
+    EXPECT_EQ(rows[2]["big"], true);
+    EXPECT_EQ(rows[3]["item"], "c");
+    for (const auto& r : rows) EXPECT_FALSE(r.contains("_when_position"));
+    auto rejects = read_rows(dir / "run" / "rejects.jsonl");
+    ASSERT_EQ(rejects.size(), 1u);
+    EXPECT_EQ(rejects[0]["n"], 3);
+    EXPECT_EQ(rejects[0]["_rejected_by"], "split");
+
+    auto bad = write_file(dir / "bad.yaml", R"(version: 1
+blocks:
+  - name: x
+    type: set
+    when: [{column: n, op: "=~", value: 1}]
+    config: {column: a, value: 1}
+  - name: y
+    type: sample
+    when: [{column: n, op: "==", value: 1}]
+    config: {k: 1}
+)");
+    std::string msg;
+    for (const auto& d : validate_flow(bad)) msg += d.str() + "\n";
+    EXPECT_NE(msg.find("bad.yaml:5:"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("when[0].op"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("needs all rows at once"), std::string::npos) << msg;
+}

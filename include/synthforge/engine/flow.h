@@ -47,6 +47,7 @@ struct BlockSpec {
     std::string name;
     std::string type;
     Json config;    // params substituted, schema defaults filled in
+    Json when;      // null, or filter conditions: rows that fail them bypass the block
     FlowMark mark;  // where the block starts
 };
 

@@ -40,6 +40,12 @@ class BlockRegistry {
     std::vector<std::unique_ptr<BlockType>> types_;
 };
 
+// Makes a block of a registered type. With `when` (filter conditions, not null), only rows
+// that meet them go through the block; the others pass it unchanged and in place. Throws
+// ConfigError for an unknown type, a bad condition, or `when` on a barrier block.
+std::unique_ptr<Block> make_block(const std::string& name, const std::string& type, const Json& config,
+                                  const Json& when, const BlockEnv& env);
+
 // Registers a block type at load time of the library:
 //   SYNTHFORGE_REGISTER_BLOCK(filter, "Keep rows that satisfy conditions", kSchema, make_filter)
 #define SYNTHFORGE_REGISTER_BLOCK(ident, summary, schema_json, factory)                                                \
