@@ -31,6 +31,7 @@ constexpr const char* kSchema = R"json({
     "system_file": {"type": "string", "description": "File holding the system template; instead of system"},
     "examples": {"type": "array", "description": "k-shot examples sent before the prompt as user/assistant turns: [{user, assistant}]", "default": []},
     "examples_file": {"type": "string", "description": "JSONL/JSON file of {user, assistant} or {messages} examples; instead of examples"},
+    "examples_limit": {"type": "integer", "minimum": 0, "description": "Send only the first k examples (inline ones first, then the file's); default: all"},
     "raw": {"type": "boolean", "description": "Send the rendered prompt as a raw completion, without the chat template", "default": false},
     "pre_query": {"type": "boolean", "description": "Magpie: no prompt; the model gets only its chat template's opening of a user turn (after the system message) and writes a user query", "default": false},
     "pre_query_template": {"type": "string", "description": "pre_query on the openai backend (completions endpoint): the served model's user-turn opening, or a preset: chatml, llama3, gemma, phi3, mistral", "default": ""},
@@ -81,6 +82,11 @@ std::vector<Example> load_examples(const Json& config, const std::filesystem::pa
         } catch (const UserError& e) {
             throw ConfigError(std::string("config.examples_file: ") + e.what());
         }
+    }
+    // k-shot: the first k examples (inline ones first, then the file's).
+    if (auto it = config.find("examples_limit"); it != config.end() && it->is_number_integer()) {
+        const auto k = it->get<int64_t>();
+        if (k >= 0 && static_cast<size_t>(k) < out.size()) out.resize(static_cast<size_t>(k));
     }
     return out;
 }
