@@ -127,7 +127,25 @@ Command add_init_command(CLI::App& app) {
         if (std::filesystem::exists(out) && !args->force)
             throw UserError(out.string() + " exists already; pass --force to overwrite it");
         write_file_atomic(out, content);
-        fmt::print("wrote {}; check it with `synthforge validate {}`\n", out.string(), out.string());
+        fmt::print("wrote {}", out.string());
+        // A built-in flow's prompts and data files live beside it (prompts/NAME, data/NAME) and are
+        // named relative to it: copy them along so the copy runs and can be edited as a whole.
+        if (!args->name.empty()) {
+            auto target = std::filesystem::absolute(out).parent_path();
+            for (const char* folder : {"prompts", "data"}) {
+                auto from = dir / folder / args->name;
+                if (!std::filesystem::is_directory(from)) continue;
+                auto to = target / folder / args->name;
+                if (std::filesystem::exists(to) && !args->force)
+                    throw UserError(to.string() + " exists already; pass --force to overwrite it");
+                std::filesystem::create_directories(to);
+                std::filesystem::copy(
+                    from, to,
+                    std::filesystem::copy_options::recursive | std::filesystem::copy_options::overwrite_existing);
+                fmt::print(", {}", (std::filesystem::path(folder) / args->name).string() + "/");
+            }
+        }
+        fmt::print("; check it with `synthforge validate {}`\n", out.string());
         return 0;
     };
 }
