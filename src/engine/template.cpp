@@ -42,7 +42,12 @@ size_t find_tag_end(const std::string& src, size_t from, const char* close) {
 // Tests such as `{% if hint %}` never print the value, so optional columns still work.
 const jinja::value_undefined_t* find_printed_undefined(const jinja::value& v) {
     if (!v) return nullptr;
-    if (v->is_undefined()) return static_cast<const jinja::value_undefined_t*>(v.get());
+    if (v->is_undefined()) {
+        auto* u = static_cast<const jinja::value_undefined_t*>(v.get());
+        // Statements that print nothing ({% set %}, {# comments #}) leave a nameless
+        // undefined in the results; only a looked-up name that is missing is an error.
+        return u->hint.empty() ? nullptr : u;
+    }
     if (jinja::is_val<jinja::value_array>(v)) {
         for (const auto& item : jinja::cast_val<jinja::value_array>(v)->as_array())
             if (auto* u = find_printed_undefined(item)) return u;

@@ -66,3 +66,10 @@ TEST(Template, SyntaxErrorIsAConfigErrorWithLocation) {
         EXPECT_EQ(std::string(e.what()).rfind("flow.yaml:3:5: block 'b' config.template: ", 0), 0u) << e.what();
     }
 }
+
+// {% set %} and {# comments #} print nothing; they are not "undefined values printed".
+TEST(Template, SetAndCommentsAreNotMissingValues) {
+    EXPECT_EQ(render("{% set x = n * 2 %}{{ x }}", {{"n", 4}}), "8");
+    EXPECT_EQ(render("{# a note #}hi {{ n }}", {{"n", 1}}), "hi 1");
+    EXPECT_THROW(render("{% set x = 1 %}{{ missing }}", {{"n", 1}}), TemplateError);
+}
