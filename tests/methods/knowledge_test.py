@@ -17,7 +17,6 @@ import argparse
 import json
 import re
 import shutil
-import subprocess
 import sys
 import time
 
@@ -211,16 +210,10 @@ def fixture_run(exe, work):
 
 
 def smoke_run(exe, llama_server, work):
-    tiny = work / "tiny.gguf"
-    subprocess.run([exe, "tiny-model", str(tiny)], check=True, capture_output=True)
-    port = harness.free_port()
-    server = subprocess.Popen([llama_server, "-m", str(tiny), "--host", "127.0.0.1", "--port", str(port),
-                               "-np", "4", "-c", "8192", "-t", "2"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = harness.LlamaServer(exe, llama_server, work)
     try:
-        check(harness.wait_http(f"http://127.0.0.1:{port}/health"), "llama-server did not become healthy")
         t0 = time.time()
-        sets = {"backend": "openai", "base_url": f"http://127.0.0.1:{port}/v1", "model": "tiny",
+        sets = {"backend": "openai", "base_url": server.url, "model": "tiny",
                 "concurrency": 4, "max_tokens": 96, "judge_max_tokens": 48, "chunk_words": 40,
                 "overlap_words": 5, "pairs_per_chunk": 2}
         res = harness.run_flow(exe, "knowledge", work, "llama", inputs=[work / "tides.md", work / "bees.md"],
@@ -261,8 +254,7 @@ def smoke_run(exe, llama_server, work):
         check(all(isinstance(r["faithfulness"], str) for r in res.rows), "faithfulness is not the judge's text")
         print(f"3. llama-server judge only: {len(pairs)} pairs -> {len(res.rows)} kept, {len(res.rejects)} rejected")
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        server.stop()
 
 
 def main():

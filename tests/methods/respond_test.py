@@ -10,7 +10,6 @@
 """
 import argparse
 import json
-import subprocess
 import sys
 import time
 
@@ -81,17 +80,11 @@ def fixture_run(exe, work):
 def smoke_run(exe, llama_server, work):
     inp = harness.write_jsonl(work / "many.jsonl",
                               [{"id": i, "instruction": f"Explain idea number {i} in one sentence."} for i in range(24)])
-    tiny = work / "tiny.gguf"
-    subprocess.run([exe, "tiny-model", str(tiny)], check=True, capture_output=True)
-    port = harness.free_port()
-    server = subprocess.Popen([llama_server, "-m", str(tiny), "--host", "127.0.0.1", "--port", str(port),
-                               "-np", "4", "-c", "8192", "-t", "2"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = harness.LlamaServer(exe, llama_server, work)
     try:
-        check(harness.wait_http(f"http://127.0.0.1:{port}/health"), "llama-server did not become healthy")
         t0 = time.time()
         res = harness.run_flow(exe, "respond", work, "llama", inputs=[inp],
-                               sets={"backend": "openai", "base_url": f"http://127.0.0.1:{port}/v1", "model": "tiny",
+                               sets={"backend": "openai", "base_url": server.url, "model": "tiny",
                                      "concurrency": 4, "max_tokens": 6},
                                # Stopping at a common letter ends some of the noise early (finish_reason
                                # stop) and leaves the rest cut at max_tokens, so both paths run.
@@ -103,8 +96,7 @@ def smoke_run(exe, llama_server, work):
         print(f"2. llama-server (tiny random model): 24 instructions -> {len(res.rows)} rows, "
               f"{len(res.rejects)} rejects in {time.time() - t0:.1f} s")
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        server.stop()
 
 
 def main():

@@ -15,7 +15,6 @@
 import argparse
 import json
 import re
-import subprocess
 import sys
 import time
 
@@ -177,18 +176,12 @@ def fixture_run(exe, work):
 
 
 def smoke_run(exe, llama_server, work):
-    tiny = work / "tiny.gguf"
-    subprocess.run([exe, "tiny-model", str(tiny)], check=True, capture_output=True)
-    port = harness.free_port()
-    server = subprocess.Popen([llama_server, "-m", str(tiny), "--host", "127.0.0.1", "--port", str(port),
-                               "-np", "4", "-c", "8192", "-t", "2"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = harness.LlamaServer(exe, llama_server, work)
     try:
-        check(harness.wait_http(f"http://127.0.0.1:{port}/health"), "llama-server did not become healthy")
         t0 = time.time()
         n = 8
         res = harness.run_flow(exe, FLOW, work, "llama",
-                               sets={"backend": "openai", "base_url": f"http://127.0.0.1:{port}/v1", "model": "tiny",
+                               sets={"backend": "openai", "base_url": server.url, "model": "tiny",
                                      "num_stories": n, "concurrency": 4, "max_tokens": 12},
                                extra=["--set", "sampling.stop=[e]"])
         ids = sorted([r["story_id"] for r in res.rows] + [r["story_id"] for r in res.rejects])
@@ -199,8 +192,7 @@ def smoke_run(exe, llama_server, work):
         print(f"2. llama-server (tiny random model): {n} stories -> {len(res.rows)} rows, "
               f"{len(res.rejects)} rejects in {time.time() - t0:.1f} s")
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        server.stop()
 
 
 def main():
