@@ -7,6 +7,7 @@
 
 #include "synthforge/engine/registry.h"
 #include "synthforge/errors.h"
+#include "synthforge/text/normalize.h"
 #include "text/utf8.h"
 
 #include <algorithm>
@@ -74,25 +75,6 @@ struct Span {
     size_t begin = 0, end = 0;  // a line without its '\n' (a trailing '\r' is kept: it is whitespace)
 };
 
-// The Unicode White_Space set that text::count_words uses, so a chunk of max_words words
-// also passes a `filter` with `length: words` at that number.
-bool is_space(char32_t cp) {
-    if (cp < 0x80) return cp == ' ' || (cp >= 0x09 && cp <= 0x0D);
-    switch (cp) {
-        case 0x85:
-        case 0xA0:
-        case 0x1680:
-        case 0x2028:
-        case 0x2029:
-        case 0x202F:
-        case 0x205F:
-        case 0x3000:
-            return true;
-        default:
-            return cp >= 0x2000 && cp <= 0x200A;
-    }
-}
-
 bool is_blank(std::string_view s) {
     return std::all_of(s.begin(), s.end(), [](char c) { return c == ' ' || c == '\t' || c == '\r'; });
 }
@@ -158,14 +140,14 @@ class WordCollector {
         size_t i = line.begin;
         while (i < line.end) {
             const auto d = text::utf8::decode(text_.substr(0, line.end), i);
-            if (is_space(d.cp)) {
+            if (text::is_unicode_space(d.cp)) {
                 i += d.len;
                 continue;
             }
             const size_t begin = i;
             while (i < line.end) {
                 const auto w = text::utf8::decode(text_.substr(0, line.end), i);
-                if (is_space(w.cp)) break;
+                if (text::is_unicode_space(w.cp)) break;
                 i += w.len;
             }
             Boundary before = pending_;

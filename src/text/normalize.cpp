@@ -8,25 +8,6 @@ namespace synthforge::text {
 
 namespace {
 
-// The Unicode White_Space property, so text pasted from word processors and CJK
-// sources (no-break and ideographic spaces) splits into words like ASCII text does.
-bool is_space(char32_t cp) {
-    if (cp < 0x80) return cp == ' ' || (cp >= 0x09 && cp <= 0x0D);
-    switch (cp) {
-        case 0x85:
-        case 0xA0:
-        case 0x1680:
-        case 0x2028:
-        case 0x2029:
-        case 0x202F:
-        case 0x205F:
-        case 0x3000:
-            return true;
-        default:
-            return cp >= 0x2000 && cp <= 0x200A;
-    }
-}
-
 bool is_ascii_punct(char32_t cp) {
     return (cp >= 0x21 && cp <= 0x2F) || (cp >= 0x3A && cp <= 0x40) || (cp >= 0x5B && cp <= 0x60) ||
            (cp >= 0x7B && cp <= 0x7E);
@@ -63,6 +44,25 @@ char32_t to_lower(char32_t cp) {
 
 }  // namespace
 
+// The Unicode White_Space property, so text pasted from word processors and CJK
+// sources (no-break and ideographic spaces) splits into words like ASCII text does.
+bool is_unicode_space(char32_t cp) {
+    if (cp < 0x80) return cp == ' ' || (cp >= 0x09 && cp <= 0x0D);
+    switch (cp) {
+        case 0x85:
+        case 0xA0:
+        case 0x1680:
+        case 0x2028:
+        case 0x2029:
+        case 0x202F:
+        case 0x205F:
+        case 0x3000:
+            return true;
+        default:
+            return cp >= 0x2000 && cp <= 0x200A;
+    }
+}
+
 std::string normalize(std::string_view text, const NormalizeOptions& options) {
     std::string out;
     out.reserve(text.size());
@@ -71,7 +71,7 @@ std::string normalize(std::string_view text, const NormalizeOptions& options) {
         const utf8::Decoded d = utf8::decode(text, i);
         i += d.len;
         char32_t cp = d.cp;
-        if (options.collapse_whitespace && is_space(cp)) {
+        if (options.collapse_whitespace && is_unicode_space(cp)) {
             pending_space = !out.empty();
             continue;
         }
@@ -99,7 +99,7 @@ size_t count_words(std::string_view text, size_t limit) {
         } else {
             const utf8::Decoded d = utf8::decode(text, i);
             i += d.len;
-            space = is_space(d.cp);
+            space = is_unicode_space(d.cp);
         }
         if (!space && !in_word) ++words;
         in_word = !space;

@@ -16,6 +16,8 @@ struct NormalizeOptions {
 
 std::string normalize(std::string_view text, const NormalizeOptions& options);
 
+// The Unicode White_Space property: what separates words for count_words.
+bool is_unicode_space(char32_t cp);
 // Words are maximal runs of non-whitespace characters (Unicode whitespace included).
 // Counting stops at `limit`: the result is min(words, limit).
 size_t count_words(std::string_view text, size_t limit = SIZE_MAX);
