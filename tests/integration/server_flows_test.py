@@ -12,72 +12,16 @@
 """
 import argparse
 import json
-import os
 import pathlib
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 HERE = pathlib.Path(__file__).resolve().parent
-FIXTURE = HERE.parent / "fixture_server" / "fixture_server.py"
-
-
-def check(cond, msg):
-    if not cond:
-        print("FAIL:", msg)
-        sys.exit(1)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(url, timeout=120):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    return True
-        except Exception:
-            time.sleep(0.2)
-    return False
-
-
-class Fixture:
-    def __init__(self, work, faults=None, script=None):
-        self.log = work / f"fixture-{time.time_ns()}.jsonl"
-        port_file = work / f"port-{time.time_ns()}"
-        cmd = [sys.executable, str(FIXTURE), "--port", "0", "--port-file", str(port_file), "--log", str(self.log)]
-        if faults:
-            cmd += ["--faults", json.dumps(faults)]
-        if script:
-            sp = work / f"script-{time.time_ns()}.json"
-            sp.write_text(json.dumps(script))
-            cmd += ["--script", str(sp)]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 30
-        while not port_file.exists() and time.time() < deadline:
-            time.sleep(0.05)
-        check(port_file.exists(), "fixture server did not start")
-        self.url = f"http://127.0.0.1:{port_file.read_text().strip()}/v1"
-
-    def stats(self):
-        with urllib.request.urlopen(self.url.replace("/v1", "/stats")) as r:
-            return json.loads(r.read())
-
-    def requests(self):
-        return [json.loads(l) for l in self.log.read_text().splitlines() if l.strip()]
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
+sys.path.insert(0, str(HERE.parent / "methods"))
+from harness import Fixture, check, free_port, wait_http  # noqa: E402  (the shared test helpers)
 
 
 def write_prompts(path, n, prefix="Prompt"):

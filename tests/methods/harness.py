@@ -68,6 +68,10 @@ class Fixture:
         check(port_file.exists(), "fixture server did not start")
         self.url = f"http://127.0.0.1:{port_file.read_text().strip()}/v1"
 
+    def stats(self):
+        with urllib.request.urlopen(self.url.replace("/v1", "/stats")) as r:
+            return json.loads(r.read())
+
     def requests(self):
         return [json.loads(l) for l in self.log.read_text().splitlines() if l.strip()]
 
