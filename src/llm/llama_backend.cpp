@@ -244,12 +244,17 @@ class LlamaBackend final : public Backend {
         bool generating = false;   // prompt done; `next` is the last sampled token
         llama_token next = LLAMA_TOKEN_NULL;
         int batch_index = -1;       // row of this slot's logits in the current step, -1: none
+        int chunk_row = -1;         // row of the first prompt token this slot put in the current step
         SamplerPtr chain;           // penalties/top-k/top-p/min-p/temperature/dist, or greedy
         SamplerPtr grammar;         // optional constraint, checked apart from the chain (see sample())
         bool plain_greedy = false;  // greedy with nothing else: argmax straight from the logits
         float tail_margin = 0;      // candidates more than this below the best logit are dropped; 0: keep all
         std::string text;           // raw bytes generated so far
         int n_generated = 0;
+        // A scoring request: its prompt is decoded and never generated from.
+        bool scoring = false;
+        size_t score_from = 0;  // first prompt token whose log-probability counts
+        TokenScore score;
     };
 
     struct Prepared {
@@ -258,6 +263,8 @@ class LlamaBackend final : public Backend {
         SamplerPtr grammar;
         bool plain_greedy = false;
         float tail_margin = 0;
+        bool scoring = false;
+        size_t score_from = 0;
     };
 
     void run();
@@ -269,6 +276,8 @@ class LlamaBackend final : public Backend {
     std::vector<llama_token> tokenize(const std::string& text, bool parse_special) const;
     std::string piece(llama_token token) const;
     llama_token sample(Slot& slot);
+    Prepared prepare_score(const Request& request) const;
+    double log_probability(const float* logits, llama_token token) const;
     void after_token(Slot& slot, llama_token token);
     void finish(Slot& slot, const std::string& reason);
     void fail(Slot& slot, const std::string& error);
@@ -474,6 +483,8 @@ bool LlamaBackend::admit() {
         s.grammar = std::move(prep.grammar);
         s.plain_greedy = prep.plain_greedy;
         s.tail_margin = prep.tail_margin;
+        s.scoring = prep.scoring;
+        s.score_from = prep.score_from;
     }
     return true;
 }
@@ -485,6 +496,7 @@ LlamaBackend::Prepared LlamaBackend::prepare(const Request& request) const {
         throw std::runtime_error("llama backend: n_probs (token log-probabilities) is not supported yet");
     if (request.json_schema && !request.grammar.empty())
         throw std::runtime_error("llama backend: a request can carry a json_schema or a grammar, not both");
+    if (request.score) return prepare_score(request);
 
     Prepared prep;
     if (request.pre_query) {
@@ -563,6 +575,38 @@ LlamaBackend::Prepared LlamaBackend::prepare(const Request& request) const {
         llama_sampler_chain_add(chain, llama_sampler_init_dist(seed));
     }
     return prep;
+}
+
+// A scoring request decodes BOS (when the model wants one), the context and the text, and
+// sums log p(token | tokens before it) over the text's tokens. Context and text are tokenised
+// apart, so the text's tokens are the same whatever context precedes it. Without BOS and
+// context the first token has nothing to be predicted from and is not scored.
+LlamaBackend::Prepared LlamaBackend::prepare_score(const Request& request) const {
+    Prepared prep;
+    prep.scoring = true;
+    if (llama_vocab_get_add_bos(vocab_)) prep.prompt.push_back(llama_vocab_bos(vocab_));
+    auto context = tokenize(request.score_context, /*parse_special=*/false);
+    prep.prompt.insert(prep.prompt.end(), context.begin(), context.end());
+    auto text = tokenize(request.prompt, /*parse_special=*/false);
+    if (text.empty()) throw std::runtime_error("llama backend: the text to score is empty");
+    prep.score_from = std::max<size_t>(prep.prompt.size(), 1);
+    prep.prompt.insert(prep.prompt.end(), text.begin(), text.end());
+    if (prep.score_from >= prep.prompt.size())
+        throw std::runtime_error("llama backend: the text to score is a single token with nothing before it");
+    if (prep.prompt.size() > static_cast<size_t>(n_ctx_seq_))
+        throw std::runtime_error("text to score is " + std::to_string(prep.prompt.size()) +
+                                 " tokens with its context, over the per-sequence context of " +
+                                 std::to_string(n_ctx_seq_) + " (n_ctx / n_parallel)");
+    return prep;
+}
+
+// log softmax(logits)[token], in double: log-probabilities of a whole text are summed, and
+// a 150k-token vocabulary makes the normaliser a long sum.
+double LlamaBackend::log_probability(const float* logits, llama_token token) const {
+    const float top = max_logit(logits, n_vocab_);
+    double sum = 0;
+    for (int t = 0; t < n_vocab_; ++t) sum += std::exp(static_cast<double>(logits[t] - top));
+    return static_cast<double>(logits[token] - top) - std::log(sum);
 }
 
 // Renders chat messages with the chat template and tokenises the result so that only the
@@ -691,7 +735,10 @@ void LlamaBackend::step() {
         for (size_t j = 0; j < take; ++j) {
             const size_t at = s.n_prompt_done + j;
             const bool last = at + 1 == s.prompt.size();
-            const int i = add(s.prompt[at], static_cast<int>(at), static_cast<int>(k), last);
+            // A scoring sequence needs the logits that predict each scored token (at + 1).
+            const bool wanted = s.scoring ? !last && at + 1 >= s.score_from : last;
+            const int i = add(s.prompt[at], static_cast<int>(at), static_cast<int>(k), wanted);
+            if (j == 0) s.chunk_row = i;
             if (last) s.batch_index = i;
         }
         fed.emplace_back(&s, static_cast<int>(take));
@@ -709,8 +756,22 @@ void LlamaBackend::step() {
         if (s->generating) {
             s->n_past += 1;
         } else {
+            const size_t first = s->n_prompt_done;
             s->n_prompt_done += static_cast<size_t>(n);
             s->n_past += n;
+            if (s->scoring) {
+                // batch_index is this chunk's first row; row batch_index + j holds prompt[first + j].
+                const size_t end = std::min(s->n_prompt_done + 1, s->prompt.size());
+                for (size_t at = std::max(first + 1, s->score_from); at < end; ++at) {
+                    const int row = s->chunk_row + static_cast<int>(at - 1 - first);
+                    const double lp = log_probability(llama_get_logits_ith(ctx_.get(), row), s->prompt[at]);
+                    s->score.min_logprob = s->score.tokens == 0 ? lp : std::min(s->score.min_logprob, lp);
+                    s->score.sum_logprob += lp;
+                    ++s->score.tokens;
+                }
+                if (s->n_prompt_done == s->prompt.size()) finish(*s, "scored");
+                continue;
+            }
             if (s->n_prompt_done < s->prompt.size()) continue;  // more prompt next step
             s->generating = true;
         }
@@ -821,6 +882,7 @@ void LlamaBackend::finish(Slot& s, const std::string& reason) {
     r.usage.completion_tokens = s.n_generated;
     r.latency_ms = std::chrono::duration<double, std::milli>(Clock::now() - s.submitted).count();
     r.endpoint = endpoint_;
+    if (s.scoring) r.score = s.score;
     const uint64_t id = s.id;
     const int seq = static_cast<int>(&s - slots_.data());
     llama_memory_seq_rm(llama_get_memory(ctx_.get()), seq, -1, -1);

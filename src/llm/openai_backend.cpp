@@ -363,6 +363,12 @@ Json openai_request_body(const Request& request, const std::string& model, bool 
         throw UserError(
             "openai backend: a pre-query (Magpie) request needs the served model's user-turn opening as a raw "
             "prompt: set pre_query_template in the llm_generate block and llm.endpoint: completions");
+    // OpenAI-compatible servers disagree on prompt log-probabilities (vLLM's echo or
+    // prompt_logprobs, none in llama-server's OpenAI API), so scoring stays in-process.
+    if (request.score)
+        throw UserError(
+            "openai backend: scoring a text (perplexity) needs the log-probabilities of its tokens, which this "
+            "backend does not ask servers for; use llm.backend: llama with a small GGUF model");
     Json body = Json::object();
     body["model"] = model;
     if (request.is_chat()) {

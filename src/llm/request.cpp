@@ -1,5 +1,7 @@
 #include "synthforge/llm/request.h"
 
+#include <cmath>
+
 namespace synthforge::llm {
 
 Json Request::to_json() const {
@@ -17,6 +19,8 @@ Json Request::to_json() const {
     } else {
         j["prompt"] = prompt;
     }
+    // Only scoring requests carry these, so every other request keeps its cache key.
+    if (score) j["score"] = {{"context", score_context}};
     const auto& s = sampling;
     j["sampling"] = {{"mode", s.mode == SamplingMode::deterministic ? "deterministic" : "stochastic"},
                      {"temperature", s.temperature},
@@ -34,12 +38,20 @@ Json Request::to_json() const {
     return j;
 }
 
+double TokenScore::perplexity() const {
+    return tokens > 0 ? std::exp(-sum_logprob / static_cast<double>(tokens)) : 0.0;
+}
+
 Json Response::to_json() const {
-    return {{"text", text},
-            {"finish_reason", finish_reason},
-            {"usage", {{"prompt_tokens", usage.prompt_tokens}, {"completion_tokens", usage.completion_tokens}}},
-            {"latency_ms", latency_ms},
-            {"endpoint", endpoint}};
+    Json j = {{"text", text},
+              {"finish_reason", finish_reason},
+              {"usage", {{"prompt_tokens", usage.prompt_tokens}, {"completion_tokens", usage.completion_tokens}}},
+              {"latency_ms", latency_ms},
+              {"endpoint", endpoint}};
+    if (score)
+        j["score"] = {
+            {"tokens", score->tokens}, {"sum_logprob", score->sum_logprob}, {"min_logprob", score->min_logprob}};
+    return j;
 }
 
 Response Response::from_json(const Json& j) {
@@ -52,6 +64,10 @@ Response Response::from_json(const Json& j) {
     }
     r.latency_ms = j.value("latency_ms", 0.0);
     r.endpoint = j.value("endpoint", "");
+    if (j.contains("score")) {
+        const Json& s = j["score"];
+        r.score = TokenScore{s.value("tokens", int64_t{0}), s.value("sum_logprob", 0.0), s.value("min_logprob", 0.0)};
+    }
     return r;
 }
 

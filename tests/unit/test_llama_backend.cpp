@@ -5,9 +5,11 @@
 #include "synthforge/errors.h"
 
 #include <gtest/gtest.h>
+#include <llama.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -365,4 +367,161 @@ TEST_F(LlamaBackendTest, LlamaBackendPreQueryStopsAtTheUserTurnOpening) {
     auto out = run_one(*odd, q);
     EXPECT_FALSE(out.ok());
     EXPECT_NE(out.error.find("user-turn opening"), std::string::npos) << out.error;
+}
+
+// ---- scoring (perplexity) ------------------------------------------------------------------
+
+// The reference: one sequence, one decode with logits for every position, straight through
+// llama.h. The backend batches scoring with other work and cuts prompts into chunks; its sums
+// must agree up to the last bits that batch composition moves.
+namespace {
+
+struct ReferenceScore {
+    int64_t tokens = 0;
+    double sum = 0, min = 0;
+};
+
+ReferenceScore reference_score(const fs::path& model_path, const std::string& context, const std::string& text) {
+    llama_model_params mp = llama_model_default_params();
+    llama_model* model = llama_model_load_from_file(model_path.c_str(), mp);
+    EXPECT_NE(model, nullptr);
+    const llama_vocab* vocab = llama_model_get_vocab(model);
+    auto tok = [&](const std::string& s) {
+        std::vector<llama_token> t(s.size() + 2);
+        int n = llama_tokenize(vocab, s.data(), static_cast<int32_t>(s.size()), t.data(),
+                               static_cast<int32_t>(t.size()), false, false);
+        t.resize(static_cast<size_t>(std::max(n, 0)));
+        return t;
+    };
+    std::vector<llama_token> all;
+    if (llama_vocab_get_add_bos(vocab)) all.push_back(llama_vocab_bos(vocab));
+    auto c = tok(context);
+    all.insert(all.end(), c.begin(), c.end());
+    const size_t from = std::max<size_t>(all.size(), 1);
+    auto t = tok(text);
+    all.insert(all.end(), t.begin(), t.end());
+
+    llama_context_params cp = llama_context_default_params();
+    cp.n_ctx = 1024;
+    cp.n_batch = 1024;
+    cp.n_ubatch = 1024;
+    cp.n_threads = 1;
+    cp.n_threads_batch = 1;
+    llama_context* ctx = llama_init_from_model(model, cp);
+    llama_batch batch = llama_batch_init(static_cast<int32_t>(all.size()), 0, 1);
+    for (size_t i = 0; i < all.size(); ++i) {
+        batch.token[i] = all[i];
+        batch.pos[i] = static_cast<llama_pos>(i);
+        batch.n_seq_id[i] = 1;
+        batch.seq_id[i][0] = 0;
+        batch.logits[i] = true;
+    }
+    batch.n_tokens = static_cast<int32_t>(all.size());
+    EXPECT_EQ(llama_decode(ctx, batch), 0);
+    const int n_vocab = llama_vocab_n_tokens(vocab);
+    ReferenceScore r;
+    for (size_t at = from; at < all.size(); ++at) {
+        const float* logits = llama_get_logits_ith(ctx, static_cast<int32_t>(at - 1));
+        double top = -INFINITY, sum = 0;
+        for (int v = 0; v < n_vocab; ++v) top = std::max(top, static_cast<double>(logits[v]));
+        for (int v = 0; v < n_vocab; ++v) sum += std::exp(logits[v] - top);
+        const double lp = logits[all[at]] - top - std::log(sum);
+        r.min = r.tokens == 0 ? lp : std::min(r.min, lp);
+        r.sum += lp;
+        ++r.tokens;
+    }
+    llama_batch_free(batch);
+    llama_free(ctx);
+    llama_model_free(model);
+    return r;
+}
+
+Request score_request(const std::string& text, const std::string& context = "") {
+    Request r;
+    r.score = true;
+    r.prompt = text;
+    r.score_context = context;
+    return r;
+}
+
+}  // namespace
+
+TEST_F(LlamaBackendTest, LlamaBackendScoresMatchASingleSequenceReference) {
+    // Small batches cut the longer texts into several chunks, and generation shares the steps.
+    LlamaBackendOptions o = options(3);
+    o.n_batch = 16;
+    auto backend = make_llama_backend(o);
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"", "The quick brown fox jumps over the lazy dog."},
+        {"Question: what is two plus two?\nAnswer:", " Four, because two and two make four."},
+        {"",
+         "A longer passage, so that its tokens need more than one batch of sixteen: "
+         "the river bends twice before it reaches the sea, and the town grew up on the second bend."},
+        {"Context that is itself long enough to be cut into chunks of sixteen tokens, twice over at least.", " short"},
+    };
+    std::vector<Request> requests;
+    for (const auto& [context, text] : cases) {
+        requests.push_back(score_request(text, context));
+        requests.push_back(greedy("interleaved generation", 12));
+    }
+    auto run = run_all(*backend, requests);
+    for (size_t i = 0; i < cases.size(); ++i) {
+        SCOPED_TRACE(cases[i].second);
+        const Response r = ok(run.outcomes[2 * i]);
+        ASSERT_TRUE(r.score.has_value());
+        const ReferenceScore want = reference_score(model_, cases[i].first, cases[i].second);
+        EXPECT_EQ(r.score->tokens, want.tokens);
+        EXPECT_GE(want.tokens, 1);
+        EXPECT_NEAR(r.score->sum_logprob, want.sum, 1e-3 * std::abs(want.sum));
+        EXPECT_NEAR(r.score->min_logprob, want.min, 1e-3 * std::abs(want.min));
+        EXPECT_NEAR(r.score->perplexity(), std::exp(-want.sum / static_cast<double>(want.tokens)),
+                    1e-3 * r.score->perplexity());
+        EXPECT_EQ(r.finish_reason, "scored");
+        EXPECT_TRUE(r.text.empty());
+        EXPECT_EQ(r.usage.completion_tokens, 0);
+        EXPECT_GT(ok(run.outcomes[2 * i + 1]).usage.completion_tokens, 0);
+    }
+}
+
+TEST_F(LlamaBackendTest, LlamaBackendScoringCountsOnlyTheTextsTokens) {
+    const Response bare = ok(run_one(shared(), score_request("hello world, again and again")));
+    const Response with = ok(run_one(shared(), score_request("hello world, again and again", "Some context first.")));
+    ASSERT_TRUE(bare.score && with.score);
+    // Without BOS or context the first token has no prediction: one token fewer.
+    EXPECT_EQ(with.score->tokens, bare.score->tokens + 1);
+    EXPECT_GT(with.usage.prompt_tokens, bare.usage.prompt_tokens);
+    EXPECT_NE(with.score->sum_logprob, bare.score->sum_logprob);
+}
+
+TEST_F(LlamaBackendTest, LlamaBackendScoringErrorsNameTheProblem) {
+    Outcome empty = run_one(shared(), score_request(""));
+    EXPECT_FALSE(empty.ok());
+    EXPECT_NE(empty.error.find("empty"), std::string::npos) << empty.error;
+
+    std::string long_text;
+    for (int i = 0; i < 1200; ++i) long_text += "word" + std::to_string(i) + " ";
+    auto small = make_llama_backend(options(1, 512));
+    Outcome over = run_one(*small, score_request(long_text));
+    EXPECT_FALSE(over.ok());
+    EXPECT_NE(over.error.find("per-sequence context"), std::string::npos) << over.error;
+}
+
+TEST(ResponseJson, ScoreSurvivesTheCacheRoundTrip) {
+    Response r;
+    r.text = "";
+    r.finish_reason = "scored";
+    r.score = TokenScore{7, -21.5, -6.25};
+    const Response back = Response::from_json(r.to_json());
+    ASSERT_TRUE(back.score.has_value());
+    EXPECT_EQ(back.score->tokens, 7);
+    EXPECT_DOUBLE_EQ(back.score->sum_logprob, -21.5);
+    EXPECT_DOUBLE_EQ(back.score->min_logprob, -6.25);
+    EXPECT_NEAR(back.score->perplexity(), std::exp(21.5 / 7), 1e-12);
+    EXPECT_FALSE(Response::from_json(Response{}.to_json()).score.has_value());
+
+    Request a = score_request("text"), b = score_request("text", "ctx"), g;
+    g.prompt = "text";
+    EXPECT_NE(a.to_json(), b.to_json());
+    EXPECT_NE(a.to_json(), g.to_json());
+    EXPECT_FALSE(g.to_json().contains("score"));
 }

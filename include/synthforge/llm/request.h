@@ -46,6 +46,12 @@ struct Request {
     // turn (after the system message in `messages`, if any) and writes the user's query.
     // Needs a backend that knows the template (llama); `prompt` is unused.
     bool pre_query = false;
+    // Scoring instead of generating (perplexity): nothing is generated, and the response's
+    // `score` sums the log-probabilities of the tokens of `prompt` given `score_context`
+    // (tokenised apart, scored not). Both are plain text: special-token text is not parsed.
+    // Needs a backend that exposes prompt log-probabilities (llama).
+    bool score = false;
+    std::string score_context;
 
     bool is_chat() const { return !messages.empty() && !pre_query; }
     // Canonical JSON of every field: equal requests serialise identically (the cache key).
@@ -57,13 +63,23 @@ struct Usage {
     int64_t completion_tokens = 0;
 };
 
+// Log-probabilities of the scored tokens of a `score` request (natural log).
+struct TokenScore {
+    int64_t tokens = 0;      // tokens scored
+    double sum_logprob = 0;  // sum of log p(token | everything before it)
+    double min_logprob = 0;  // the least likely token's log-probability
+    // exp(-mean log-probability): the model's perplexity on the text; 0 when nothing was scored.
+    double perplexity() const;
+};
+
 struct Response {
     std::string text;
     std::string finish_reason;  // stop | length | (backend-specific)
     Usage usage;
-    double latency_ms = 0;  // from send to last byte (a cached answer keeps its original call's)
-    std::string endpoint;   // which server or model answered
-    bool cached = false;    // came from the run store, not the backend
+    double latency_ms = 0;            // from send to last byte (a cached answer keeps its original call's)
+    std::string endpoint;             // which server or model answered
+    bool cached = false;              // came from the run store, not the backend
+    std::optional<TokenScore> score;  // set for `score` requests
 
     Json to_json() const;
     static Response from_json(const Json& j);
