@@ -44,7 +44,7 @@ void check_dims(const TinyModelOptions& o) {
     // RoPE rotates pairs of dimensions, so the head size has to be even.
     if ((o.n_embd / o.n_head) % 2 != 0) bad("the head size n_embd / n_head must be even");
     if (!(o.init_std > 0) || !std::isfinite(o.init_std)) bad("init_std must be a positive number");
-    if (!(o.output_norm > 0) || !std::isfinite(o.output_norm)) bad("output_norm must be a positive number");
+    if (!(o.output_norm >= 0) || !std::isfinite(o.output_norm)) bad("output_norm must be a number >= 0");
 }
 
 }  // namespace

@@ -33,6 +33,8 @@ struct TinyModelOptions {
     // have a std of ~0.16: a flat distribution over the whole vocabulary, unlike any trained
     // model, which makes top-p sample from 100k+ tokens (slow, and all noise). Scaling the
     // final norm gives logits a std of ~8, so a handful of tokens hold most of the mass.
+    // 0 makes every logit 0: a uniform model, whose perplexity on any text is exactly the
+    // vocabulary size (a known answer for scoring tests).
     float output_norm = 48.0f;
 };
 
