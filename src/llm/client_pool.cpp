@@ -32,6 +32,7 @@ Json llm_config_schema() {
         "gpu_layers": {"type": "integer", "description": "llama: layers offloaded to a GPU build, -1 = all"},
         "chat_template": {"type": "string", "description": "llama: Jinja chat template replacing the model's own"},
         "endpoint": {"enum": ["chat", "completions"], "description": "openai: chat/completions (default) or completions for raw prompts"},
+        "max_tokens_field": {"enum": ["max_tokens", "max_completion_tokens"], "description": "openai: the request field carrying the length cap on chat requests; OpenAI's newer models need max_completion_tokens (default max_tokens)"},
         "timeout_s": {"type": "number", "minimum": 0, "description": "openai: per-attempt timeout (default 120)"},
         "max_attempts": {"type": "integer", "minimum": 1, "description": "openai: attempts per request (default 5)"},
         "requests_per_minute": {"type": "number", "minimum": 0, "description": "openai: per-endpoint rate limit, 0 = none"},
@@ -81,6 +82,7 @@ std::unique_ptr<Backend> make_backend(const Json& c, const std::filesystem::path
         o.model = model;
         o.api_key_env = c.value("api_key_env", "");
         o.use_completions_endpoint = c.value("endpoint", "chat") == "completions";
+        o.max_completion_tokens = c.value("max_tokens_field", "max_tokens") == "max_completion_tokens";
         o.max_concurrency = concurrency;
         o.timeout_s = c.value("timeout_s", o.timeout_s);
         o.max_attempts = c.value("max_attempts", o.max_attempts);

@@ -356,7 +356,8 @@ double estimate_tokens(const Request& request) {
 
 }  // namespace
 
-Json openai_request_body(const Request& request, const std::string& model, bool use_completions_endpoint) {
+Json openai_request_body(const Request& request, const std::string& model, bool use_completions_endpoint,
+                         bool max_completion_tokens) {
     // The server applies its own template; only a raw prompt written by the flow can stop
     // at the opening of a user turn (llm_generate's pre_query_template does that).
     if (request.pre_query)
@@ -390,7 +391,9 @@ Json openai_request_body(const Request& request, const std::string& model, bool 
         if (s.top_k > 0) body["top_k"] = s.top_k;
         if (s.min_p > 0.0) body["min_p"] = s.min_p;
     }
-    if (s.max_tokens > 0) body["max_tokens"] = s.max_tokens;
+    const bool to_chat = request.is_chat() || !use_completions_endpoint;
+    if (s.max_tokens > 0)
+        body[max_completion_tokens && to_chat ? "max_completion_tokens" : "max_tokens"] = s.max_tokens;
     if (!s.stop.empty()) body["stop"] = s.stop;
     if (s.seed) body["seed"] = *s.seed;
     if (s.presence_penalty != 0.0) body["presence_penalty"] = s.presence_penalty;
@@ -882,7 +885,8 @@ void OpenAiBackend::submit(uint64_t id, Request request) {
     job->est_tokens = estimate_tokens(request);
     // Invalid UTF-8 in a prompt becomes U+FFFD instead of an exception out of submit(): the
     // request still runs, and the server sees what a lenient reader of the input would.
-    job->body = openai_request_body(request, impl_->model, impl_->opt.use_completions_endpoint)
+    job->body = openai_request_body(request, impl_->model, impl_->opt.use_completions_endpoint,
+                                    impl_->opt.max_completion_tokens)
                     .dump(-1, ' ', false, Json::error_handler_t::replace);
     impl_->submitted++;
     {

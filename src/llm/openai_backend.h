@@ -37,18 +37,21 @@ struct OpenAiBackendOptions {
     std::string api_key_env;                       // name of the env var holding the key; "" = send no key
     bool use_completions_endpoint = false;         // raw prompts: true -> /completions; false -> one user message
                                                    // on /chat/completions. Chat requests always use the latter.
-    int max_concurrency = 16;                      // in-flight requests per endpoint (the adaptive window's ceiling)
-    double requests_per_minute = 0;                // per endpoint; 0 = unlimited
-    double tokens_per_minute = 0;                  // per endpoint, prompt chars/4 + max_tokens; 0 = unlimited
-    double timeout_s = 120;                        // whole-attempt timeout (connect + send + wait + receive)
-    double connect_timeout_s = 10;                 // TCP (+TLS) connect timeout per attempt
-    int max_attempts = 5;                          // attempts per request, the first one included
-    double backoff_base_s = 0.5;                   // retry n sleeps uniform(0, min(cap, base * 2^n))
-    double backoff_cap_s = 30;                     // ceiling of the backoff window above
-    int eject_after_failures = 5;                  // consecutive endpoint failures before it is taken out of rotation
-    double probe_after_s = 10;                     // an ejected endpoint gets one probe request after this long
-    double all_down_timeout_s = 300;               // queued requests fail once every endpoint was down this long
-    double max_retry_after_s = 600;                // larger Retry-After values are clamped to this
+    // OpenAI's newer chat models refuse `max_tokens` and want `max_completion_tokens`; vLLM
+    // and SGLang accept both, llama-server only the former. /completions always gets max_tokens.
+    bool max_completion_tokens = false;
+    int max_concurrency = 16;         // in-flight requests per endpoint (the adaptive window's ceiling)
+    double requests_per_minute = 0;   // per endpoint; 0 = unlimited
+    double tokens_per_minute = 0;     // per endpoint, prompt chars/4 + max_tokens; 0 = unlimited
+    double timeout_s = 120;           // whole-attempt timeout (connect + send + wait + receive)
+    double connect_timeout_s = 10;    // TCP (+TLS) connect timeout per attempt
+    int max_attempts = 5;             // attempts per request, the first one included
+    double backoff_base_s = 0.5;      // retry n sleeps uniform(0, min(cap, base * 2^n))
+    double backoff_cap_s = 30;        // ceiling of the backoff window above
+    int eject_after_failures = 5;     // consecutive endpoint failures before it is taken out of rotation
+    double probe_after_s = 10;        // an ejected endpoint gets one probe request after this long
+    double all_down_timeout_s = 300;  // queued requests fail once every endpoint was down this long
+    double max_retry_after_s = 600;   // larger Retry-After values are clamped to this
 };
 
 // A snapshot for progress lines and run metadata.
@@ -97,6 +100,7 @@ class OpenAiBackend final : public Backend {
 std::unique_ptr<Backend> make_openai_backend(const OpenAiBackendOptions& options);
 
 // The JSON body sent for `request` (exposed for tests and for logging a request's shape).
-Json openai_request_body(const Request& request, const std::string& model, bool use_completions_endpoint);
+Json openai_request_body(const Request& request, const std::string& model, bool use_completions_endpoint,
+                         bool max_completion_tokens = false);
 
 }  // namespace synthforge::llm

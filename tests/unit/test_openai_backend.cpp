@@ -513,9 +513,16 @@ TEST(OpenAiBackend, RequestBodyCarriesSamplingAndConstraints) {
     EXPECT_FALSE(db.contains("min_p"));
     EXPECT_FALSE(db.contains("seed"));
 
+    // Newer OpenAI chat models take the cap as max_completion_tokens; /completions never does.
+    Json newer = openai_request_body(r, "m", false, /*max_completion_tokens=*/true);
+    EXPECT_EQ(newer["max_completion_tokens"], 64);
+    EXPECT_FALSE(newer.contains("max_tokens"));
+
     Request raw;
     raw.prompt = "Once upon a time";
     EXPECT_EQ(openai_request_body(raw, "m", true)["prompt"], "Once upon a time");
+    EXPECT_EQ(openai_request_body(raw, "m", true, true)["max_tokens"], 512);
+    EXPECT_EQ(openai_request_body(raw, "m", false, true)["max_completion_tokens"], 512);
     Json wrapped = openai_request_body(raw, "m", false);
     EXPECT_FALSE(wrapped.contains("prompt"));
     EXPECT_EQ(wrapped["messages"], Json::array({{{"role", "user"}, {"content", "Once upon a time"}}}));
