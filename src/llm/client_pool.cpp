@@ -31,6 +31,8 @@ Json llm_config_schema() {
         "threads": {"type": "integer", "minimum": 0, "description": "llama: CPU threads, 0 = all"},
         "gpu_layers": {"type": "integer", "description": "llama: layers offloaded to a GPU build, -1 = all"},
         "chat_template": {"type": "string", "description": "llama: Jinja chat template replacing the model's own"},
+        "embeddings": {"type": "boolean", "description": "llama: load the model for embeddings (the embed block and embedding-based blocks); it then answers nothing else"},
+        "pooling": {"enum": ["model", "mean", "cls", "last", "rank"], "description": "llama with embeddings: how token vectors become one; model = the model's own (mean when none); rank = a reranker's scores"},
         "endpoint": {"enum": ["chat", "completions"], "description": "openai: chat/completions (default) or completions for raw prompts"},
         "max_tokens_field": {"enum": ["max_tokens", "max_completion_tokens"], "description": "openai: the request field carrying the length cap on chat requests; OpenAI's newer models need max_completion_tokens (default max_tokens)"},
         "timeout_s": {"type": "number", "minimum": 0, "description": "openai: per-attempt timeout (default 120)"},
@@ -67,6 +69,8 @@ std::unique_ptr<Backend> make_backend(const Json& c, const std::filesystem::path
         o.n_threads = c.value("threads", 0);
         o.n_gpu_layers = c.value("gpu_layers", 0);
         o.chat_template = c.value("chat_template", "");
+        o.embeddings = c.value("embeddings", false);
+        o.pooling = c.value("pooling", "model");
         return make_llama_backend(o);
     }
     if (backend == "openai") {

@@ -24,6 +24,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -255,6 +256,7 @@ class LlamaBackend final : public Backend {
         bool scoring = false;
         size_t score_from = 0;  // first prompt token whose log-probability counts
         TokenScore score;
+        std::vector<float> embedding;  // an embedding backend's answer
     };
 
     struct Prepared {
@@ -270,6 +272,7 @@ class LlamaBackend final : public Backend {
     void run();
     bool admit();
     void step();
+    void step_embed();
     Prepared prepare(const Request& request) const;
     std::vector<llama_token> render_chat(const std::vector<ChatMessage>& messages,
                                          bool user_turn_opening = false) const;
@@ -292,6 +295,10 @@ class LlamaBackend final : public Backend {
     int n_vocab_ = 0;
     int n_ctx_seq_ = 0;
     llama_batch batch_{};
+    // Embedding backends only.
+    enum llama_pooling_type pooling_ = LLAMA_POOLING_TYPE_NONE;
+    int n_embd_out_ = 0;
+    bool encoder_only_ = false;
 
     // The chat template, parsed once; rendering only reads it.
     jinja::program template_;
@@ -350,13 +357,46 @@ LlamaBackend::LlamaBackend(const LlamaBackendOptions& options) : options_(option
     // answer can never evict another sequence's cache mid-generation.
     cparams.kv_unified = false;
     cparams.no_perf = true;
-    {
+    if (options_.embeddings) {
+        static const std::map<std::string, enum llama_pooling_type> poolings = {
+            {"model", LLAMA_POOLING_TYPE_UNSPECIFIED},
+            {"mean", LLAMA_POOLING_TYPE_MEAN},
+            {"cls", LLAMA_POOLING_TYPE_CLS},
+            {"last", LLAMA_POOLING_TYPE_LAST},
+            {"rank", LLAMA_POOLING_TYPE_RANK}};
+        auto it = poolings.find(options_.pooling);
+        if (it == poolings.end())
+            throw UserError("llama backend: pooling must be model, mean, cls, last or rank, not '" + options_.pooling +
+                            "'");
+        cparams.embeddings = true;
+        cparams.pooling_type = it->second;
+        // A non-causal (BERT-style) model must see a whole text in one micro-batch. llama.cpp
+        // reserves its pooling graph with the micro-batch split evenly over the sequences and
+        // fails an assertion otherwise, so the batch is a multiple of n_parallel.
+        options_.n_batch -= options_.n_batch % options_.n_parallel;
+        cparams.n_batch = cparams.n_ubatch = static_cast<uint32_t>(options_.n_batch);
+        // Texts are embedded whole and forgotten at once: one shared cache is all they need.
+        cparams.kv_unified = true;
+    }
+    auto make_context = [&] {
         LogCapture log;
         ctx_.reset(llama_init_from_model(model_.get(), cparams));
         if (!ctx_)
             throw RunError("llama backend: cannot create a context for " + path + " with n_ctx " +
                            std::to_string(options_.n_ctx) + ", n_parallel " + std::to_string(options_.n_parallel) +
                            log.reason());
+    };
+    make_context();
+    // A generative model used for embeddings declares no pooling of its own: average its tokens.
+    if (options_.embeddings && llama_pooling_type(ctx_.get()) == LLAMA_POOLING_TYPE_NONE) {
+        cparams.pooling_type = LLAMA_POOLING_TYPE_MEAN;
+        make_context();
+    }
+    if (options_.embeddings) {
+        pooling_ = llama_pooling_type(ctx_.get());
+        n_embd_out_ = pooling_ == LLAMA_POOLING_TYPE_RANK ? static_cast<int>(llama_model_n_cls_out(model_.get()))
+                                                          : llama_model_n_embd_out(model_.get());
+        encoder_only_ = llama_model_has_encoder(model_.get()) && !llama_model_has_decoder(model_.get());
     }
     n_ctx_seq_ = static_cast<int>(llama_n_ctx_seq(ctx_.get()));
 
@@ -386,6 +426,7 @@ LlamaBackend::LlamaBackend(const LlamaBackendOptions& options) : options_(option
 
     endpoint_ = options_.model.filename().string();
     identity_ = "llama:" + endpoint_ + ":" + std::to_string(fs::file_size(options_.model, ec));
+    if (options_.embeddings) identity_ += ":embed=" + std::to_string(static_cast<int>(pooling_));
     if (!options_.chat_template.empty()) {
         char hex[17];
         std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(fnv1a(template_source_)));
@@ -438,7 +479,7 @@ void LlamaBackend::deliver(uint64_t id, Outcome outcome) {
 void LlamaBackend::run() {
     while (admit()) {
         try {
-            step();
+            options_.embeddings ? step_embed() : step();
         } catch (const std::exception& e) {
             // A failure inside llama.cpp fails the sequences in flight, not the process.
             for (auto& s : slots_)
@@ -496,6 +537,27 @@ LlamaBackend::Prepared LlamaBackend::prepare(const Request& request) const {
         throw std::runtime_error("llama backend: n_probs (token log-probabilities) is not supported yet");
     if (request.json_schema && !request.grammar.empty())
         throw std::runtime_error("llama backend: a request can carry a json_schema or a grammar, not both");
+    if (options_.embeddings != request.embed)
+        throw std::runtime_error(options_.embeddings
+                                     ? "llama backend: this model is loaded for embeddings (llm.embeddings: true) and "
+                                       "only answers embedding requests"
+                                     : "llama backend: an embedding request needs a model loaded for embeddings: set "
+                                       "llm.embeddings: true (and an embedding GGUF) in the block's llm:");
+    if (request.embed) {
+        Prepared prep;
+        if (llama_vocab_get_add_bos(vocab_)) prep.prompt.push_back(llama_vocab_bos(vocab_));
+        auto text = tokenize(request.prompt, /*parse_special=*/false);
+        prep.prompt.insert(prep.prompt.end(), text.begin(), text.end());
+        // Models that want an end-of-sequence token (BERT's [SEP]) pool over it too.
+        if (llama_vocab_get_add_eos(vocab_)) prep.prompt.push_back(llama_vocab_eos(vocab_));
+        if (text.empty()) throw std::runtime_error("llama backend: the text to embed is empty");
+        const size_t limit = static_cast<size_t>(std::min(options_.n_batch, n_ctx_seq_));
+        if (prep.prompt.size() > limit)
+            throw std::runtime_error("text to embed is " + std::to_string(prep.prompt.size()) +
+                                     " tokens, over the limit of " + std::to_string(limit) +
+                                     " (the smaller of n_batch and n_ctx / n_parallel)");
+        return prep;
+    }
     if (request.score) return prepare_score(request);
 
     Prepared prep;
@@ -784,6 +846,42 @@ void LlamaBackend::step() {
     }
 }
 
+// An embedding step: whole texts of waiting sequences, as many as fit in the batch, in one
+// decode (encode for encoder-only models); each sequence's pooled vector is its answer.
+void LlamaBackend::step_embed() {
+    batch_.n_tokens = 0;
+    std::vector<Slot*> fed;
+    for (size_t k = 0; k < slots_.size(); ++k) {
+        Slot& s = slots_[k];
+        if (!s.busy) continue;
+        if (batch_.n_tokens + static_cast<int>(s.prompt.size()) > options_.n_batch) continue;  // next step
+        for (size_t at = 0; at < s.prompt.size(); ++at) {
+            const int i = batch_.n_tokens++;
+            batch_.token[i] = s.prompt[at];
+            batch_.pos[i] = static_cast<llama_pos>(at);
+            batch_.n_seq_id[i] = 1;
+            batch_.seq_id[i][0] = static_cast<llama_seq_id>(k);
+            batch_.logits[i] = true;  // pooling reads every token's output
+        }
+        fed.push_back(&s);
+    }
+    if (fed.empty()) return;
+    const int rc = encoder_only_ ? llama_encode(ctx_.get(), batch_) : llama_decode(ctx_.get(), batch_);
+    if (rc != 0) {
+        for (Slot* s : fed) fail(*s, "llama backend: embedding failed: llama_decode returned " + std::to_string(rc));
+        return;
+    }
+    for (Slot* s : fed) {
+        const float* e = llama_get_embeddings_seq(ctx_.get(), static_cast<llama_seq_id>(s - slots_.data()));
+        if (!e) {
+            fail(*s, "llama backend: the model gave no pooled embedding");
+            continue;
+        }
+        s->embedding.assign(e, e + n_embd_out_);
+        finish(*s, "embedded");
+    }
+}
+
 // Picks the next token from this slot's logits. With a grammar, the unconstrained choice is
 // tried first and checked against the grammar alone: checking one token is cheap, while
 // masking the whole vocabulary (150k tokens for Qwen) costs milliseconds. Only when the
@@ -883,9 +981,10 @@ void LlamaBackend::finish(Slot& s, const std::string& reason) {
     r.latency_ms = std::chrono::duration<double, std::milli>(Clock::now() - s.submitted).count();
     r.endpoint = endpoint_;
     if (s.scoring) r.score = s.score;
+    r.embedding = std::move(s.embedding);
     const uint64_t id = s.id;
     const int seq = static_cast<int>(&s - slots_.data());
-    llama_memory_seq_rm(llama_get_memory(ctx_.get()), seq, -1, -1);
+    if (llama_memory_t mem = llama_get_memory(ctx_.get())) llama_memory_seq_rm(mem, seq, -1, -1);  // none: encoder-only
     s = Slot{};
     deliver(id, Outcome{std::move(r), "", 0});
 }
@@ -893,7 +992,7 @@ void LlamaBackend::finish(Slot& s, const std::string& reason) {
 void LlamaBackend::fail(Slot& s, const std::string& error) {
     const uint64_t id = s.id;
     const int seq = static_cast<int>(&s - slots_.data());
-    llama_memory_seq_rm(llama_get_memory(ctx_.get()), seq, -1, -1);
+    if (llama_memory_t mem = llama_get_memory(ctx_.get())) llama_memory_seq_rm(mem, seq, -1, -1);  // none: encoder-only
     s = Slot{};
     deliver(id, Outcome{std::nullopt, error, 0});
 }

@@ -36,6 +36,11 @@ struct LlamaBackendOptions {
     // built-in ChatML template); "": the template stored in the model file. Part of
     // identity(), since it changes the prompt and therefore the answers.
     std::string chat_template;
+    // An embedding model: every request must be an `embed` request, answered with the pooled
+    // vector of its text. Pooling: "model" (the model's own; mean when it has none), "mean",
+    // "cls", "last", or "rank" (a reranker's classification head: the vector holds its scores).
+    bool embeddings = false;
+    std::string pooling = "model";
 };
 
 // Loads the model and starts the worker thread. Throws UserError for a bad model path

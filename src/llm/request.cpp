@@ -21,6 +21,7 @@ Json Request::to_json() const {
     }
     // Only scoring requests carry these, so every other request keeps its cache key.
     if (score) j["score"] = {{"context", score_context}};
+    if (embed) j["embed"] = true;
     const auto& s = sampling;
     j["sampling"] = {{"mode", s.mode == SamplingMode::deterministic ? "deterministic" : "stochastic"},
                      {"temperature", s.temperature},
@@ -51,6 +52,7 @@ Json Response::to_json() const {
     if (score)
         j["score"] = {
             {"tokens", score->tokens}, {"sum_logprob", score->sum_logprob}, {"min_logprob", score->min_logprob}};
+    if (!embedding.empty()) j["embedding"] = embedding;
     return j;
 }
 
@@ -68,6 +70,7 @@ Response Response::from_json(const Json& j) {
         const Json& s = j["score"];
         r.score = TokenScore{s.value("tokens", int64_t{0}), s.value("sum_logprob", 0.0), s.value("min_logprob", 0.0)};
     }
+    if (j.contains("embedding")) r.embedding = j["embedding"].get<std::vector<float>>();
     return r;
 }
 

@@ -525,3 +525,96 @@ TEST(ResponseJson, ScoreSurvivesTheCacheRoundTrip) {
     EXPECT_NE(a.to_json(), g.to_json());
     EXPECT_FALSE(g.to_json().contains("score"));
 }
+
+// ---- embeddings ------------------------------------------------------------------------------
+
+namespace {
+
+// The reference: one text alone, mean pooling, straight through llama.h.
+std::vector<float> reference_embedding(const fs::path& model_path, const std::string& text) {
+    llama_model* model = llama_model_load_from_file(model_path.c_str(), llama_model_default_params());
+    const llama_vocab* vocab = llama_model_get_vocab(model);
+    std::vector<llama_token> t(text.size() + 2);
+    int n = llama_tokenize(vocab, text.data(), static_cast<int32_t>(text.size()), t.data(),
+                           static_cast<int32_t>(t.size()), false, false);
+    t.resize(static_cast<size_t>(std::max(n, 0)));
+    if (llama_vocab_get_add_bos(vocab)) t.insert(t.begin(), llama_vocab_bos(vocab));
+    if (llama_vocab_get_add_eos(vocab)) t.push_back(llama_vocab_eos(vocab));
+    llama_context_params cp = llama_context_default_params();
+    cp.n_ctx = 512;
+    cp.n_batch = cp.n_ubatch = 512;
+    cp.n_threads = cp.n_threads_batch = 1;
+    cp.embeddings = true;
+    cp.pooling_type = LLAMA_POOLING_TYPE_MEAN;
+    llama_context* ctx = llama_init_from_model(model, cp);
+    llama_batch batch = llama_batch_get_one(t.data(), static_cast<int32_t>(t.size()));
+    EXPECT_EQ(llama_decode(ctx, batch), 0);
+    const float* e = llama_get_embeddings_seq(ctx, 0);
+    std::vector<float> out(e, e + llama_model_n_embd_out(model));
+    llama_free(ctx);
+    llama_model_free(model);
+    return out;
+}
+
+Request embed_request(const std::string& text) {
+    Request r;
+    r.embed = true;
+    r.prompt = text;
+    return r;
+}
+
+}  // namespace
+
+TEST_F(LlamaBackendTest, LlamaBackendEmbeddingsMatchASingleTextReference) {
+    LlamaBackendOptions o = options(3);
+    o.embeddings = true;
+    o.n_batch = 64;  // several steps: not every text fits in the first batch (63 with 3 sequences)
+    auto backend = make_llama_backend(o);
+    const std::vector<std::string> texts = {
+        "The quick brown fox jumps over the lazy dog.",
+        "A second, rather different sentence about rivers and the sea.",
+        "The quick brown fox jumps over the lazy dog.",
+        "short",
+        "Embeddings pool the last layer's vectors of every token into one vector per text, here by their mean.",
+    };
+    std::vector<Request> requests;
+    for (const auto& t : texts) requests.push_back(embed_request(t));
+    auto run = run_all(*backend, requests);
+    for (size_t i = 0; i < texts.size(); ++i) {
+        SCOPED_TRACE(texts[i]);
+        const Response r = ok(run.outcomes[i]);
+        EXPECT_EQ(r.finish_reason, "embedded");
+        const std::vector<float> want = reference_embedding(model_, texts[i]);
+        ASSERT_EQ(r.embedding.size(), want.size());
+        ASSERT_EQ(want.size(), 64u);  // the tiny model's n_embd
+        for (size_t d = 0; d < want.size(); ++d) EXPECT_NEAR(r.embedding[d], want[d], 1e-4 + 1e-3 * std::abs(want[d]));
+    }
+    // Same text, same vector, whatever it was batched with.
+    EXPECT_EQ(ok(run.outcomes[0]).embedding, ok(run.outcomes[2]).embedding);
+    EXPECT_NE(ok(run.outcomes[0]).embedding, ok(run.outcomes[1]).embedding);
+}
+
+TEST_F(LlamaBackendTest, LlamaBackendEmbeddingAndGenerationModelsRefuseEachOthersRequests) {
+    Outcome o = run_one(shared(), embed_request("x"));
+    EXPECT_FALSE(o.ok());
+    EXPECT_NE(o.error.find("llm.embeddings: true"), std::string::npos) << o.error;
+
+    LlamaBackendOptions eo = options(1, 512);
+    eo.embeddings = true;
+    eo.n_batch = 32;
+    auto embedder = make_llama_backend(eo);
+    Outcome g = run_one(*embedder, chat("hello"));
+    EXPECT_FALSE(g.ok());
+    EXPECT_NE(g.error.find("only answers embedding requests"), std::string::npos) << g.error;
+    Outcome empty = run_one(*embedder, embed_request(""));
+    EXPECT_NE(empty.error.find("empty"), std::string::npos) << empty.error;
+    std::string long_text;
+    for (int i = 0; i < 100; ++i) long_text += "word" + std::to_string(i) + " ";
+    Outcome over = run_one(*embedder, embed_request(long_text));
+    EXPECT_FALSE(over.ok());
+    EXPECT_NE(over.error.find("over the limit of 32"), std::string::npos) << over.error;
+    EXPECT_NE(embedder->identity(), shared().identity());
+
+    eo.pooling = "sum";
+    EXPECT_THROW(make_llama_backend(eo), UserError);
+}

@@ -52,6 +52,9 @@ struct Request {
     // Needs a backend that exposes prompt log-probabilities (llama).
     bool score = false;
     std::string score_context;
+    // Embedding instead of generating: the response's `embedding` is the pooled vector of
+    // `prompt` (plain text). Needs a backend set up for embeddings (llama with embeddings: true).
+    bool embed = false;
 
     bool is_chat() const { return !messages.empty() && !pre_query; }
     // Canonical JSON of every field: equal requests serialise identically (the cache key).
@@ -80,6 +83,7 @@ struct Response {
     std::string endpoint;             // which server or model answered
     bool cached = false;              // came from the run store, not the backend
     std::optional<TokenScore> score;  // set for `score` requests
+    std::vector<float> embedding;     // set for `embed` requests (a reranker: its scores)
 
     Json to_json() const;
     static Response from_json(const Json& j);
