@@ -9,6 +9,7 @@ packages=(
   libxxhash-dev libre2-dev libvalijson-dev libcurl4-openssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev python3 clang-format
   libcld2-dev
+  chromium  # tests/e2e/report_test.py renders the HTML report in headless Chromium
 )
 
 missing=()

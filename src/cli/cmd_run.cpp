@@ -1,4 +1,5 @@
 // synthforge run FLOW [-i INPUT]... [-o OUTPUT] [--set NAME=VALUE]... [--run-dir DIR] [--resume DIR]
+#include "../report/report.h"
 #include "commands.h"
 #include "progress_reporter.h"
 #include "synthforge/data/writer.h"
@@ -36,6 +37,7 @@ struct RunArgs {
     std::string text_unit = "line";
     std::string on_bad_record = "fail";
     std::string rejects;
+    std::string report;
     size_t batch_size = 1000;
     bool quiet = false;
 };
@@ -69,6 +71,7 @@ int run(const RunArgs& a) {
     ro.seed = a.seed;
     ro.batch_size = a.batch_size;
 
+    if (a.dry_run > 0 && !a.report.empty()) throw UserError("--report needs a real run: --dry-run writes nothing");
     if (a.dry_run > 0) {
         Preview preview = preview_flow(flow, ro, a.dry_run);
         if (!preview.requests.empty()) {
@@ -103,6 +106,7 @@ int run(const RunArgs& a) {
         if (!a.output.empty()) cmd += " -o " + a.output;
         for (const auto& v : a.sets) cmd += " --set " + v;
         if (a.seed) cmd += " --seed " + std::to_string(a.seed);
+        if (!a.report.empty()) cmd += " --report " + a.report;
         cmd += " --resume " + ro.run_dir.string();
         throw RunInterrupted("interrupted; finished batches are saved in " + ro.run_dir.string() +
                              ". Continue with:\n  " + cmd);
@@ -119,6 +123,20 @@ int run(const RunArgs& a) {
                        b.rows_out, b.rows_rejected);
         if (s.rows_rejected) fmt::print(stderr, "rejected rows with reasons: {}\n", s.rejects.string());
         fmt::print(stderr, "run directory: {}\n", s.run_dir.string());
+    }
+    if (!a.report.empty()) {
+        report::ReportOptions rep;
+        rep.input = s.output;
+        rep.input_format = a.output_format;
+        rep.run_dir = s.run_dir;
+        rep.seed = a.seed;
+        try {
+            report::ReportOutcome out = report::write_report(rep, a.report, {});
+            if (!a.quiet) fmt::print(stderr, "report ({} flags): {}\n", out.flags.size(), a.report);
+        } catch (const std::exception& e) {
+            throw RunError(fmt::format("the run finished (output in {}) but its report could not be written: {}",
+                                       s.output.string(), e.what()));
+        }
     }
     if (s.llm_failures) {
         // The run finished and every row is accounted for, but some model calls failed:
@@ -162,6 +180,8 @@ Command add_run_command(CLI::App& app) {
     cmd->add_option("--batch-size", args->batch_size, "Rows per batch: the unit of memory and of checkpoints")
         ->check(CLI::Range(1, 10'000'000))
         ->capture_default_str();
+    cmd->add_option("--report", args->report,
+                    "After the run, write the HTML quality report of the output here (see `synthforge report`)");
     cmd->add_option("--plugin", args->plugins, "Load a plugin (.so) that adds block types (repeatable)");
     cmd->add_flag("-q,--quiet", args->quiet, "No progress or summary on stderr");
     return [args] { return run(*args); };

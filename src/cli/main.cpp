@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
     add(synthforge::cli::add_blocks_command);
     add(synthforge::cli::add_dedup_command);
     add(synthforge::cli::add_tiny_model_command);
+    add(synthforge::cli::add_report_command);
+    add(synthforge::cli::add_privacy_command);
 
     try {
         app.parse(argc, argv);
