@@ -35,12 +35,14 @@ namespace {
 constexpr const char* kSchema = R"json({
   "type": "object",
   "additionalProperties": false,
-  "required": ["k", "field"],
+  "required": ["k"],
   "properties": {
     "k": {"type": "integer", "minimum": 0,
           "description": "How many rows to keep; all rows are kept when there are k or fewer"},
     "field": {"type": "string", "minLength": 1,
               "description": "The text compared: a column name, or a Jinja template over the row such as \"{{ instruction }} {{ input }}\""},
+    "vector_column": {"type": "string", "minLength": 1,
+                      "description": "Instead of field: a column holding each row's embedding (from the embed block); rows are compared by cosine of these vectors"},
     "strategy": {"enum": ["random", "cluster_balanced", "max_diversity"], "default": "cluster_balanced",
                  "description": "cluster_balanced: an equal share of k from every k-means topic; max_diversity: greedy farthest-point (most spread-out rows); random: uniform"},
     "clusters": {"type": "integer", "minimum": 0, "maximum": 10000, "default": 0,
@@ -99,6 +101,7 @@ struct Settings {
     uint64_t k = 0;
     std::string column;            // set when field is a column name
     std::optional<Template> tmpl;  // set when field is a template
+    std::string vector_column;     // set when rows carry embeddings instead
     Strategy strategy = Strategy::cluster_balanced;
     size_t clusters = 0;
     uint64_t seed = 0;
@@ -155,8 +158,21 @@ class DiversitySample final : public Block {
         std::vector<uint32_t> doc_of(all_rows.size(), kNoText);  // row -> document
         std::vector<uint64_t> row_of;                            // document -> row
         std::unordered_map<uint64_t, std::string> no_text;       // row -> reason
+        // With vector_column the rows are their embeddings, normalised, as dense rows.
+        std::vector<std::vector<double>> vectors;
         all_rows.for_each([&](uint64_t i, Record&& row) {
             std::string reason;
+            if (!s_.vector_column.empty()) {
+                std::vector<double> v = vector_of(row, vectors.empty() ? 0 : vectors[0].size(), reason);
+                if (reason.empty()) {
+                    doc_of.at(i) = static_cast<uint32_t>(vectors.size());
+                    vectors.push_back(std::move(v));
+                    row_of.push_back(i);
+                } else {
+                    no_text.emplace(i, std::move(reason));
+                }
+                return;
+            }
             std::string text = text_of(row, reason);
             if (!reason.empty()) {
                 no_text.emplace(i, std::move(reason));
@@ -166,7 +182,17 @@ class DiversitySample final : public Block {
             }
             if (on_progress_ && i % 8192 == 8191) on_progress_();
         });
-        const text::SparseMatrix x = vectorizer.fit_transform();
+        text::SparseMatrix x;
+        if (s_.vector_column.empty()) {
+            x = vectorizer.fit_transform();
+        } else {
+            const size_t dims = vectors.empty() ? 0 : vectors[0].size();
+            x = text::SparseMatrix(dims);
+            std::vector<uint32_t> ids(dims);
+            std::iota(ids.begin(), ids.end(), 0u);
+            for (const auto& v : vectors) x.append({ids, v});
+            vectors.clear();
+        }
         const size_t n = x.rows();
         const size_t k = static_cast<size_t>(std::min<uint64_t>(s_.k, n));
         if (on_progress_) on_progress_();
@@ -265,6 +291,36 @@ class DiversitySample final : public Block {
     Json metrics() const override { return metrics_; }
 
   private:
+    // The row's embedding, normalised to length 1; sets `reason` when it has none usable.
+    std::vector<double> vector_of(const Record& row, size_t dims, std::string& reason) const {
+        auto it = row.find(s_.vector_column);
+        std::vector<double> v;
+        if (it == row.end()) {
+            reason = "missing column '" + s_.vector_column + "' (add an embed block before this one)";
+        } else if (!it->is_array() || it->empty()) {
+            reason = fmt::format("column '{}' is not a non-empty array of numbers", s_.vector_column);
+        } else if (dims != 0 && it->size() != dims) {
+            reason =
+                fmt::format("column '{}' has {} dimensions, the rows before it {}", s_.vector_column, it->size(), dims);
+        } else {
+            double norm = 0;
+            for (const auto& x : *it) {
+                if (!x.is_number()) {
+                    reason = fmt::format("column '{}' holds a {} among its numbers", s_.vector_column, x.type_name());
+                    return {};
+                }
+                v.push_back(x.get<double>());
+                norm += v.back() * v.back();
+            }
+            if (!(norm > 0) || !std::isfinite(norm)) {
+                reason = fmt::format("column '{}' is a zero or non-finite vector", s_.vector_column);
+                return {};
+            }
+            for (double& d : v) d /= std::sqrt(norm);
+        }
+        return v;
+    }
+
     // The text a row contributes; sets `reason` when it has none.
     std::string text_of(const Record& row, std::string& reason) const {
         if (s_.tmpl) {
@@ -299,7 +355,9 @@ class DiversitySample final : public Block {
                 return centroid[a] != centroid[b] ? centroid[a] > centroid[b] : a < b;
             });
             Json words = Json::array();
-            for (size_t i = 0; i < top; ++i) words.push_back(vectorizer.term(ids[i]));
+            // Embedding dimensions name nothing a reader could use.
+            if (s_.vector_column.empty())
+                for (size_t i = 0; i < top; ++i) words.push_back(vectorizer.term(ids[i]));
             terms.push_back(std::move(words));
         }
         size_t kept = std::accumulate(kept_per_cluster.begin(), kept_per_cluster.end(), size_t{0});
@@ -308,7 +366,7 @@ class DiversitySample final : public Block {
                 {"rows", rows},
                 {"rows_without_text", rows_without_text},
                 {"kept", kept},
-                {"vocabulary", vectorizer.dimensions()},
+                {"vocabulary", s_.vector_column.empty() ? vectorizer.dimensions() : 0},
                 {"clusters", km.sizes.size()},
                 {"kmeans_clusters_merged", km.merged_from},
                 {"kmeans_iterations", km.iterations},
@@ -336,12 +394,18 @@ std::unique_ptr<Block> make_diversity_sample(const std::string& name, const Json
     if (!k.is_number_integer() || (!k.is_number_unsigned() && k.get<int64_t>() < 0))
         throw ConfigError("config.k: must be an integer >= 0");
     s.k = k.get<uint64_t>();
-    const std::string field = config.at("field").get<std::string>();
-    if (field.empty()) throw ConfigError("config.field: needs a column name or a template");
-    if (is_identifier(field))
-        s.column = field;
-    else
-        s.tmpl = Template::compile(field, "config.field");
+    if (config.contains("field") == config.contains("vector_column"))
+        throw ConfigError("config.field: give field (the text compared) or vector_column (embeddings), one of them");
+    if (config.contains("vector_column")) {
+        s.vector_column = config.at("vector_column").get<std::string>();
+    } else {
+        const std::string field = config.at("field").get<std::string>();
+        if (field.empty()) throw ConfigError("config.field: needs a column name or a template");
+        if (is_identifier(field))
+            s.column = field;
+        else
+            s.tmpl = Template::compile(field, "config.field");
+    }
     const std::string strategy = config.at("strategy").get<std::string>();
     if (strategy == "random")
         s.strategy = Strategy::random;

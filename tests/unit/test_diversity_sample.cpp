@@ -377,5 +377,51 @@ TEST(DiversitySample, ConfigErrorsAndBarrier) {
     EXPECT_TRUE(block->metrics().is_null());  // nothing to report before finish()
 }
 
+// Embeddings instead of text: rows around three orthogonal directions (90/5/5), each a unit
+// axis plus a little seeded noise, as an embed block would give for three topics.
+std::vector<Record> vector_rows() {
+    std::mt19937_64 gen(5);
+    std::vector<Record> rows;
+    for (int i = 0; i < 100; ++i) {
+        const int topic = i < 90 ? 0 : i < 95 ? 1 : 2;
+        std::vector<double> v(8);
+        for (double& x : v) x = static_cast<double>(gen() % 1000) / 1e5;  // noise < 0.01
+        v[topic] += 1;
+        rows.push_back({{"id", i}, {"topic", topic}, {"embedding", v}});
+    }
+    return rows;
+}
+
+TEST(DiversitySample, VectorColumnBalancesAndSpreadsOverEmbeddings) {
+    const auto rows = vector_rows();
+    auto balanced =
+        run({{"k", 9}, {"vector_column", "embedding"}, {"clusters", 3}, {"strategy", "cluster_balanced"}}, rows);
+    std::map<int, int> per_topic;
+    for (const auto& r : balanced.kept) ++per_topic[r["topic"].get<int>()];
+    EXPECT_EQ(per_topic, (std::map<int, int>{{0, 3}, {1, 3}, {2, 3}}));
+    EXPECT_EQ(balanced.kept.size() + balanced.rejected.size(), rows.size());
+    EXPECT_EQ(balanced.metrics["vocabulary"], 0);
+
+    auto spread = run({{"k", 3}, {"vector_column", "embedding"}, {"strategy", "max_diversity"}}, rows);
+    std::set<int> topics;
+    for (const auto& r : spread.kept) topics.insert(r["topic"].get<int>());
+    EXPECT_EQ(topics.size(), 3u);
+}
+
+TEST(DiversitySample, VectorColumnRejectsRowsWithoutAUsableVector) {
+    std::vector<Record> rows = {
+        {{"embedding", {1, 0}}}, {{"embedding", {1, 0, 0}}}, {{"x", 1}}, {{"embedding", {0, 0}}}};
+    auto out = run({{"k", 1}, {"vector_column", "embedding"}}, rows);
+    ASSERT_EQ(out.kept.size(), 1u);
+    ASSERT_EQ(out.rejected.size(), 3u);
+    EXPECT_EQ(out.rejected[0].at(kReasonColumn), "column 'embedding' has 3 dimensions, the rows before it 2");
+    EXPECT_NE(out.rejected[1].at(kReasonColumn).get<std::string>().find("missing column 'embedding'"),
+              std::string::npos);
+    EXPECT_EQ(out.rejected[2].at(kReasonColumn), "column 'embedding' is a zero or non-finite vector");
+    EXPECT_NE(config_error({{"k", 1}, {"field", "text"}, {"vector_column", "embedding"}}).find("one of them"),
+              std::string::npos);
+    EXPECT_NE(config_error({{"k", 1}}).find("one of them"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace synthforge
