@@ -5,6 +5,7 @@
 // so a seed gives the same draws on every machine.
 
 #include "synthforge/data/record.h"
+#include "text/splitmix64.h"
 
 #include <xxhash.h>
 
@@ -22,18 +23,7 @@ class Rng {
 
     // Uniform in [0, bound), bound > 0, without modulo bias (Lemire 2019: multiply,
     // and redraw only in the rare case the low half falls in the biased zone).
-    uint64_t below(uint64_t bound) {
-        unsigned __int128 m = static_cast<unsigned __int128>(gen_()) * bound;
-        auto low = static_cast<uint64_t>(m);
-        if (low < bound) {
-            const uint64_t threshold = (0 - bound) % bound;
-            while (low < threshold) {
-                m = static_cast<unsigned __int128>(gen_()) * bound;
-                low = static_cast<uint64_t>(m);
-            }
-        }
-        return static_cast<uint64_t>(m >> 64);
-    }
+    uint64_t below(uint64_t bound) { return text::uniform_below(gen_, bound); }
 
     // Uniform in [0, 1) with 53 random bits.
     double unit() { return static_cast<double>(gen_() >> 11) * 0x1.0p-53; }

@@ -10,6 +10,8 @@
 
 #include "synthforge/text/rouge.h"
 
+#include "splitmix64.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -22,36 +24,6 @@
 namespace synthforge::text {
 
 namespace {
-
-// splitmix64 (Steele, Lea, Flood 2014): a fixed, tiny generator whose output is defined by
-// integer arithmetic alone, so a seed gives the same stream with any compiler or library.
-class SplitMix64 {
-  public:
-    explicit SplitMix64(uint64_t seed) : state_(seed) {}
-    uint64_t next() {
-        uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-        return z ^ (z >> 31);
-    }
-    // Uniform in [0, bound), bound > 0, without modulo bias (Lemire 2019), in our own code
-    // because std::uniform_int_distribution differs between standard libraries.
-    uint64_t below(uint64_t bound) {
-        unsigned __int128 m = static_cast<unsigned __int128>(next()) * bound;
-        auto low = static_cast<uint64_t>(m);
-        if (low < bound) {
-            const uint64_t threshold = (0 - bound) % bound;
-            while (low < threshold) {
-                m = static_cast<unsigned __int128>(next()) * bound;
-                low = static_cast<uint64_t>(m);
-            }
-        }
-        return static_cast<uint64_t>(m >> 64);
-    }
-
-  private:
-    uint64_t state_;
-};
 
 // Dense ids for pairs of 32-bit ids: an n-gram of order n > 1 is the pair (id of its first
 // n - 1 words as an (n-1)-gram, id of its last word), so each order needs one such map and

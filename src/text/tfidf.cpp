@@ -16,6 +16,8 @@
 
 #include "synthforge/text/rouge.h"
 
+#include "splitmix64.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -25,37 +27,6 @@
 namespace synthforge::text {
 
 namespace {
-
-// SplitMix64 (Steele, Lea, Flood 2014): tiny, fixed by its definition, good enough to pick
-// seeds and break symmetry. The text layer cannot use the blocks' Rng (it sits above us).
-class SplitMix64 {
-  public:
-    explicit SplitMix64(uint64_t seed) : state_(seed) {}
-    uint64_t next() {
-        uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-        return z ^ (z >> 31);
-    }
-    // Uniform in [0, bound), bound > 0, without modulo bias (Lemire 2019).
-    uint64_t below(uint64_t bound) {
-        unsigned __int128 m = static_cast<unsigned __int128>(next()) * bound;
-        auto low = static_cast<uint64_t>(m);
-        if (low < bound) {
-            const uint64_t threshold = (0 - bound) % bound;
-            while (low < threshold) {
-                m = static_cast<unsigned __int128>(next()) * bound;
-                low = static_cast<uint64_t>(m);
-            }
-        }
-        return static_cast<uint64_t>(m >> 64);
-    }
-    // Uniform in [0, 1) with 53 random bits.
-    double unit() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
-
-  private:
-    uint64_t state_;
-};
 
 struct TransparentHash {
     using is_transparent = void;
