@@ -32,12 +32,6 @@ constexpr const char* kSchema = R"json({
   }
 })json";
 
-std::string column_or_template(const std::string& s) {
-    bool ident = !s.empty() && !std::isdigit(static_cast<unsigned char>(s[0]));
-    for (char c : s) ident = ident && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
-    return ident ? "{{ " + s + " }}" : s;
-}
-
 class EmbedBlock final : public Block {
   public:
     EmbedBlock(const std::string& name, const Json& config, const BlockEnv& env)
@@ -47,7 +41,7 @@ class EmbedBlock final : public Block {
             throw ConfigError(
                 "config.llm: embed needs an embedding model on the llama backend: set backend: llama, embeddings: true "
                 "and model: an embedding GGUF (e.g. bge-small-en-v1.5 or nomic-embed-text)");
-        text_ = Template::compile(column_or_template(config.value("text", "text")), "config.text");
+        text_ = compile_column_or_template(config.value("text", "text"), "config.text");
         output_ = config.value("output", "embedding");
         if (output_.empty()) throw ConfigError("config.output: the embedding column needs a name");
         normalize_ = config.value("normalize", true);

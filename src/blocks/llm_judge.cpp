@@ -152,14 +152,6 @@ struct Dimension {
     int64_t max = 4;
 };
 
-// `instruction: prompt` names a column; anything else is a template. A bare identifier
-// cannot mean much as a constant template, so reading it as a column is the useful choice.
-std::string column_or_template(const std::string& s) {
-    bool ident = !s.empty() && !std::isdigit(static_cast<unsigned char>(s[0]));
-    for (char c : s) ident = ident && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
-    return ident ? "{{ " + s + " }}" : s;
-}
-
 // `score` as shown next to `threshold` in a reject reason: two decimals unless rounding
 // would make a score below the threshold look equal to it or above it.
 std::string show_below(double score, double threshold) {
@@ -306,7 +298,7 @@ class LlmJudge : public Block {
     static Template compile_field(const Json& config, const std::string& key, const std::string& fallback) {
         std::string source = config.value(key, fallback);
         if (source.empty()) throw ConfigError("config." + key + ": needs a column name or a template");
-        return Template::compile(column_or_template(source), "config." + key);
+        return compile_column_or_template(source, "config." + key);
     }
 
     static std::optional<Template> compile_file_or_inline(const Json& config, const std::string& key,

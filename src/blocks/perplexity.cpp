@@ -41,13 +41,6 @@ constexpr const char* kSchema = R"json({
   }
 })json";
 
-// `text: output` names a column; anything else is a template.
-std::string column_or_template(const std::string& s) {
-    bool ident = !s.empty() && !std::isdigit(static_cast<unsigned char>(s[0]));
-    for (char c : s) ident = ident && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
-    return ident ? "{{ " + s + " }}" : s;
-}
-
 // Perplexities span orders of magnitude; four significant digits say enough in a reason.
 std::string show(double v) {
     return fmt::format("{:.4g}", v);
@@ -63,9 +56,9 @@ class PerplexityBlock final : public Block {
             throw ConfigError(
                 "config.llm.backend: perplexity needs the log-probabilities of a text's tokens, which the openai "
                 "backend does not ask servers for; set backend: llama and model: a small GGUF");
-        text_ = Template::compile(column_or_template(config.value("text", "output")), "config.text");
+        text_ = compile_column_or_template(config.value("text", "output"), "config.text");
         if (config.contains("context"))
-            context_ = Template::compile(column_or_template(config["context"].get<std::string>()), "config.context");
+            context_ = compile_column_or_template(config["context"].get<std::string>(), "config.context");
         output_ = config.value("output", "perplexity");
         if (output_.empty()) throw ConfigError("config.output: the perplexity column needs a name");
         details_ = config.value("details_column", "");

@@ -8,6 +8,8 @@
 #include <jinja/value.h>
 #include <json.h>
 
+#include <cctype>
+
 namespace synthforge {
 
 struct Template::Impl {
@@ -139,6 +141,17 @@ std::string Template::render(const Json& vars) const {
 
 const std::string& Template::source() const {
     return impl_->source;
+}
+
+bool is_column_name(const std::string& s) {
+    if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
+    for (char c : s)
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+    return true;
+}
+
+Template compile_column_or_template(const std::string& s, const std::string& where) {
+    return Template::compile(is_column_name(s) ? "{{ " + s + " }}" : s, where);
 }
 
 }  // namespace synthforge

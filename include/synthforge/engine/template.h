@@ -41,4 +41,10 @@ class Template {
     std::unique_ptr<Impl> impl_;
 };
 
+// Block options such as `text: output` or `field: "{{ a }} {{ b }}"`: a bare identifier names a
+// column (a constant template of one word would mean little), anything else is a template.
+bool is_column_name(const std::string& s);
+// The template that prints the column `s` names, or `s` compiled as a template.
+Template compile_column_or_template(const std::string& s, const std::string& where);
+
 }  // namespace synthforge
