@@ -8,7 +8,7 @@ packages=(
   libyaml-cpp-dev libsimdjson-dev libcli11-dev libfmt-dev libsqlite3-dev
   libxxhash-dev libre2-dev libvalijson-dev libcurl4-openssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev python3 clang-format
-  libcld2-dev
+  libcld2-dev libphonenumber-dev libssl-dev
   chromium  # tests/e2e/report_test.py renders the HTML report in headless Chromium
 )
 

@@ -17,6 +17,7 @@ Command add_blocks_command(CLI::App& app);
 Command add_dedup_command(CLI::App& app);
 Command add_tiny_model_command(CLI::App& app);
 Command add_report_command(CLI::App& app);
+Command add_scan_command(CLI::App& app);
 Command add_privacy_command(CLI::App& app);
 
 // Built-in flows: `run NAME` and `init NAME` find flows/NAME.yaml here.

@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
     add(synthforge::cli::add_dedup_command);
     add(synthforge::cli::add_tiny_model_command);
     add(synthforge::cli::add_report_command);
+    add(synthforge::cli::add_scan_command);
     add(synthforge::cli::add_privacy_command);
 
     try {
