@@ -8,6 +8,7 @@
 #include "synthforge/errors.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <fstream>
@@ -97,10 +98,15 @@ TEST(DedupEmbedding, StateDeltasRestoreTheSameDecisions) {
 class EmbedBlock : public ::testing::Test {
   protected:
     static void SetUpTestSuite() {
-        dir_ = fs::path(::testing::TempDir()) / "embed_block";
+        // ctest runs every test in its own process, in parallel: one folder per process.
+        dir_ = fs::path(::testing::TempDir()) / ("embed_block_" + std::to_string(getpid()));
         fs::remove_all(dir_);
         fs::create_directories(dir_);
         llm::write_tiny_model(dir_ / "tiny.gguf", llm::TinyModelOptions{});
+    }
+    static void TearDownTestSuite() {
+        std::error_code ec;
+        fs::remove_all(dir_, ec);
     }
     static inline fs::path dir_;
 };

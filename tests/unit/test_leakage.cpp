@@ -6,6 +6,7 @@
 #include "synthforge/text/common_run.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -70,7 +71,8 @@ TEST(CommonRun, AgreesWithBruteForceOnRandomSequences) {
 class Leakage : public ::testing::Test {
   protected:
     void SetUp() override {
-        dir_ = fs::path(::testing::TempDir()) / "leakage_block";
+        // ctest runs every test in its own process, in parallel: one folder per process.
+        dir_ = fs::path(::testing::TempDir()) / ("leakage_block_" + std::to_string(getpid()));
         fs::remove_all(dir_);
         fs::create_directories(dir_);
         std::ofstream(dir_ / "private.jsonl")
@@ -79,6 +81,10 @@ class Leakage : public ::testing::Test {
             << R"({"text": "The quarterly revenue of the northern branch fell by twelve percent because two large clients moved their contracts abroad."})"
                "\n";
         std::ofstream(dir_ / "canaries.txt") << "zq-canary-7781\n";
+    }
+    void TearDown() override {
+        std::error_code ec;
+        fs::remove_all(dir_, ec);
     }
     std::unique_ptr<Block> make(Json config) {
         config["reference"] = "private.jsonl";

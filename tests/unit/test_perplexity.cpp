@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 #include <llama.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
@@ -29,13 +30,18 @@ std::vector<Json> read_jsonl(const fs::path& p) {
 class Perplexity : public ::testing::Test {
   protected:
     static void SetUpTestSuite() {
-        dir_ = fs::path(::testing::TempDir()) / "perplexity_block";
+        // ctest runs every test in its own process, in parallel: one folder per process.
+        dir_ = fs::path(::testing::TempDir()) / ("perplexity_block_" + std::to_string(getpid()));
         fs::remove_all(dir_);
         fs::create_directories(dir_);
         llm::TinyModelOptions uniform;
         uniform.output_norm = 0;
         llm::write_tiny_model(dir_ / "uniform.gguf", uniform);
         llm::write_tiny_model(dir_ / "random.gguf", llm::TinyModelOptions{});
+    }
+    static void TearDownTestSuite() {
+        std::error_code ec;
+        fs::remove_all(dir_, ec);
     }
 
     // One perplexity block (config in flow YAML) over `rows`; returns the output rows.
