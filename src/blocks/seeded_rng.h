@@ -4,8 +4,8 @@
 // our own code (std::uniform_int_distribution differs between standard libraries),
 // so a seed gives the same draws on every machine.
 
+#include "../text/splitmix64.h"
 #include "synthforge/data/record.h"
-#include "text/splitmix64.h"
 
 #include <xxhash.h>
 
