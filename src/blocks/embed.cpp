@@ -67,9 +67,6 @@ class EmbedBlock final : public Block {
             req.prompt = prefix_ + req.prompt;
             call_of[r] = calls.size();
             calls.push_back(caller_.make_call(std::move(req)));
-            // Embedding samples nothing: fixed sampling keeps one cache entry per text.
-            calls.back().request.sampling = llm::SamplingParams{};
-            calls.back().request.sampling.mode = llm::SamplingMode::deterministic;
         }
         if (caller_.dry_run(calls)) return;
         std::vector<std::vector<float>> vectors(calls.size());

@@ -81,9 +81,17 @@ LlmCaller::LlmCaller(std::string block_name, const Json& config, const BlockEnv&
 LlmCall LlmCaller::make_call(llm::Request request, int sample, const std::string& salt) const {
     LlmCall c;
     c.request = std::move(request);
+    c.sample = sample;
+    if (c.request.score || c.request.embed) {
+        // Scoring and embedding sample nothing: fixed sampling fields and no seed keep one cache
+        // entry per text, whatever the run's seed or the flow's sampling settings.
+        c.request.sampling = llm::SamplingParams{};
+        c.request.sampling.mode = llm::SamplingMode::deterministic;
+        c.key = c.request.to_json().dump() + salt;
+        return c;
+    }
     c.request.sampling = sampling_;
     c.key = c.request.to_json().dump() + salt;
-    c.sample = sample;
     c.request.sampling.seed = derive_seed(c.key, sample, 0);
     return c;
 }

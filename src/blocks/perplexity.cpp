@@ -87,10 +87,6 @@ class PerplexityBlock final : public Block {
             }
             call_of[r] = calls.size();
             calls.push_back(caller_.make_call(std::move(req)));
-            // Scoring samples nothing: fixed sampling fields keep the cache key the same
-            // whatever the run's seed or the flow's sampling settings.
-            calls.back().request.sampling = llm::SamplingParams{};
-            calls.back().request.sampling.mode = llm::SamplingMode::deterministic;
         }
         if (caller_.dry_run(calls)) return;
 
