@@ -370,6 +370,10 @@ Json openai_request_body(const Request& request, const std::string& model, bool 
         throw UserError(
             "openai backend: scoring a text (perplexity) needs the log-probabilities of its tokens, which this "
             "backend does not ask servers for; use llm.backend: llama with a small GGUF model");
+    if (request.embed)
+        throw UserError(
+            "openai backend: embedding requests are not sent to servers; use llm.backend: llama with embeddings: true "
+            "and an embedding GGUF");
     Json body = Json::object();
     body["model"] = model;
     if (request.is_chat()) {

@@ -514,6 +514,13 @@ TEST(OpenAiBackend, RequestBodyCarriesSamplingAndConstraints) {
     EXPECT_FALSE(db.contains("seed"));
 
     // Newer OpenAI chat models take the cap as max_completion_tokens; /completions never does.
+    // Scoring and embedding stay in-process: the body builder refuses them rather than send a chat.
+    Request scored = r, embedded = r;
+    scored.score = true;
+    embedded.embed = true;
+    EXPECT_THROW(openai_request_body(scored, "m", false), UserError);
+    EXPECT_THROW(openai_request_body(embedded, "m", false), UserError);
+
     Json newer = openai_request_body(r, "m", false, /*max_completion_tokens=*/true);
     EXPECT_EQ(newer["max_completion_tokens"], 64);
     EXPECT_FALSE(newer.contains("max_tokens"));
