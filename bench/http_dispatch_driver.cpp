@@ -1,7 +1,7 @@
 // Pushes chat requests through make_openai_backend() against one endpoint for a while and
 // prints the throughput; bench/http_dispatch.sh compares it with wrk against the same server.
 //
-//   http_dispatch_driver URL SECONDS CONCURRENCY
+//   http_dispatch_driver URL SECONDS CONCURRENCY [EVENT_LOOP_THREADS=0 (the backend's default)]
 //
 // The caller side mimics the LLM client: it keeps max_in_flight() requests submitted and
 // collects outcomes with wait(), so the number includes the submit/wait hand-off, not only HTTP.
@@ -16,8 +16,8 @@
 using namespace synthforge::llm;
 
 int main(int argc, char** argv) {
-    if (argc != 4) {
-        std::fprintf(stderr, "usage: %s URL SECONDS CONCURRENCY\n", argv[0]);
+    if (argc != 4 && argc != 5) {
+        std::fprintf(stderr, "usage: %s URL SECONDS CONCURRENCY [EVENT_LOOP_THREADS]\n", argv[0]);
         return 2;
     }
     OpenAiBackendOptions opt;
@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
     opt.model = "bench-model";
     opt.max_concurrency = std::atoi(argv[3]);
     opt.timeout_s = 30;
+    if (argc == 5) opt.event_loop_threads = std::atoi(argv[4]);
     const double duration_s = std::atof(argv[2]);
     auto backend = make_openai_backend(opt);
 

@@ -38,7 +38,8 @@ Json llm_config_schema() {
         "timeout_s": {"type": "number", "minimum": 0, "description": "openai: per-attempt timeout (default 120)"},
         "max_attempts": {"type": "integer", "minimum": 1, "description": "openai: attempts per request (default 5)"},
         "requests_per_minute": {"type": "number", "minimum": 0, "description": "openai: per-endpoint rate limit, 0 = none"},
-        "tokens_per_minute": {"type": "number", "minimum": 0, "description": "openai: per-endpoint token budget, 0 = none"}
+        "tokens_per_minute": {"type": "number", "minimum": 0, "description": "openai: per-endpoint token budget, 0 = none"},
+        "event_loop_threads": {"type": "integer", "minimum": 0, "description": "openai: threads driving HTTP transfers, 0 = automatic (min(2, cores)); only very fast servers need more than one"}
       }
     })json");
 }
@@ -92,6 +93,7 @@ std::unique_ptr<Backend> make_backend(const Json& c, const std::filesystem::path
         o.max_attempts = c.value("max_attempts", o.max_attempts);
         o.requests_per_minute = c.value("requests_per_minute", 0.0);
         o.tokens_per_minute = c.value("tokens_per_minute", 0.0);
+        o.event_loop_threads = c.value("event_loop_threads", o.event_loop_threads);
         return make_openai_backend(o);
     }
     std::string known = "llama, openai";

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
@@ -20,6 +21,7 @@
 #include <random>
 #include <thread>
 #include <tuple>
+#include <type_traits>
 #include <unordered_map>
 
 namespace synthforge::llm {
@@ -176,6 +178,10 @@ size_t on_body(char* data, size_t size, size_t nmemb, void* user) {
     auto* job = static_cast<Job*>(user);
     size_t n = size * nmemb;
     if (job->response.size() + n > kMaxResponseBytes) return 0;  // aborts with CURLE_WRITE_ERROR
+    // Room for simdjson's padding from the start: the parser then reads the body in place
+    // instead of reallocating it once more.
+    const size_t need = job->response.size() + n + simdjson::SIMDJSON_PADDING;
+    if (need > job->response.capacity()) job->response.reserve(std::max(need, 2 * job->response.capacity()));
     job->response.append(data, n);
     return n;
 }
@@ -356,8 +362,9 @@ double estimate_tokens(const Request& request) {
 
 }  // namespace
 
-Json openai_request_body(const Request& request, const std::string& model, bool use_completions_endpoint,
-                         bool max_completion_tokens) {
+namespace {
+
+void check_servable(const Request& request) {
     // The server applies its own template; only a raw prompt written by the flow can stop
     // at the opening of a user turn (llm_generate's pre_query_template does that).
     if (request.pre_query)
@@ -374,6 +381,167 @@ Json openai_request_body(const Request& request, const std::string& model, bool 
         throw UserError(
             "openai backend: embedding requests are not sent to servers; use llm.backend: llama with embeddings: true "
             "and an embedding GGUF");
+}
+
+// JSON text as nlohmann's dump(-1, ' ', false, replace) writes it, appended to `out`. Valid UTF-8
+// (nearly always) is escaped here; anything else goes through nlohmann itself, so the U+FFFD
+// replacement of invalid bytes stays exactly nlohmann's.
+void append_json_string(std::string& out, std::string_view s) {
+    if (!simdjson::validate_utf8(s.data(), s.size())) {
+        out += Json(std::string(s)).dump(-1, ' ', false, Json::error_handler_t::replace);
+        return;
+    }
+    out += '"';
+    size_t plain = 0;  // start of the run of bytes that need no escape
+    for (size_t i = 0; i < s.size(); ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        out.append(s.data() + plain, i - plain);
+        plain = i + 1;
+        switch (c) {
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\b':
+                out += "\\b";
+                break;
+            case '\f':
+                out += "\\f";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
+            default: {
+                char buf[8];
+                std::snprintf(buf, sizeof buf, "\\u%04x", c);
+                out += buf;
+            }
+        }
+    }
+    out.append(s.data() + plain, s.size() - plain);
+    out += '"';
+}
+
+// Floats in nlohmann's exact format (shortest round trip, "0.0" not "0", null for NaN and
+// infinities), by the routine its serializer calls; Json(x).dump() would cost ~1k instructions.
+template <typename Number>
+void append_json_number(std::string& out, Number x) {
+    if constexpr (std::is_floating_point_v<Number>) {
+        if (!std::isfinite(x)) {
+            out += "null";
+            return;
+        }
+        char buf[64];
+        char* end = nlohmann::detail::to_chars(buf, buf + sizeof buf, static_cast<double>(x));
+        out.append(buf, end);
+    } else {
+        char buf[24];
+        auto [end, ec] = std::to_chars(buf, buf + sizeof buf, x);
+        out.append(buf, end);
+    }
+}
+
+void append_key(std::string& out, std::string_view key) {
+    // Keys are literals below: plain ASCII, nothing to escape.
+    out += out.back() == '{' ? "\"" : ",\"";
+    out += key;
+    out += "\":";
+}
+
+}  // namespace
+
+std::string openai_request_body_text(const Request& request, const std::string& model, bool use_completions_endpoint,
+                                     bool max_completion_tokens) {
+    // Field for field and in the same order as openai_request_body() below, which is the
+    // reference (a unit test compares the two on many requests). Building the nlohmann object
+    // and dumping it cost ~35k instructions per request on the caller's thread, about as much
+    // as libcurl's whole transfer; this costs a few thousand.
+    check_servable(request);
+    std::string out;
+    size_t chars = model.size() + request.prompt.size() + request.grammar.size() + 256;
+    for (const auto& m : request.messages) chars += m.role.size() + m.content.size() + 32;
+    out.reserve(chars + chars / 8);
+    out += '{';
+    append_key(out, "model");
+    append_json_string(out, model);
+    auto message = [&](std::string_view role, std::string_view content) {
+        out += "{\"role\":";
+        append_json_string(out, role);
+        out += ",\"content\":";
+        append_json_string(out, content);
+        out += '}';
+    };
+    if (request.is_chat()) {
+        append_key(out, "messages");
+        out += '[';
+        for (size_t i = 0; i < request.messages.size(); ++i) {
+            if (i) out += ',';
+            message(request.messages[i].role, request.messages[i].content);
+        }
+        out += ']';
+    } else if (use_completions_endpoint) {
+        append_key(out, "prompt");
+        append_json_string(out, request.prompt);
+    } else {
+        append_key(out, "messages");
+        out += '[';
+        message("user", request.prompt);
+        out += ']';
+    }
+    auto number = [&](std::string_view key, auto value) {
+        append_key(out, key);
+        append_json_number(out, value);
+    };
+    const SamplingParams& s = request.sampling;
+    if (s.mode == SamplingMode::deterministic) {
+        number("temperature", 0.0);
+    } else {
+        number("temperature", s.temperature);
+        if (s.top_p < 1.0) number("top_p", s.top_p);
+        if (s.top_k > 0) number("top_k", s.top_k);
+        if (s.min_p > 0.0) number("min_p", s.min_p);
+    }
+    const bool to_chat = request.is_chat() || !use_completions_endpoint;
+    if (s.max_tokens > 0)
+        number(max_completion_tokens && to_chat ? "max_completion_tokens" : "max_tokens", s.max_tokens);
+    if (!s.stop.empty()) {
+        append_key(out, "stop");
+        out += '[';
+        for (size_t i = 0; i < s.stop.size(); ++i) {
+            if (i) out += ',';
+            append_json_string(out, s.stop[i]);
+        }
+        out += ']';
+    }
+    if (s.seed) number("seed", *s.seed);
+    if (s.presence_penalty != 0.0) number("presence_penalty", s.presence_penalty);
+    if (s.frequency_penalty != 0.0) number("frequency_penalty", s.frequency_penalty);
+    if (request.json_schema) {
+        append_key(out, "response_format");
+        out += R"({"type":"json_schema","json_schema":{"name":"output","schema":)";
+        out += request.json_schema->dump(-1, ' ', false, Json::error_handler_t::replace);
+        out += R"(,"strict":true}})";
+    }
+    if (!request.grammar.empty()) {
+        append_key(out, "grammar");
+        append_json_string(out, request.grammar);
+    }
+    out += '}';
+    return out;
+}
+
+Json openai_request_body(const Request& request, const std::string& model, bool use_completions_endpoint,
+                         bool max_completion_tokens) {
+    check_servable(request);
     Json body = Json::object();
     body["model"] = model;
     if (request.is_chat()) {
@@ -411,13 +579,45 @@ Json openai_request_body(const Request& request, const std::string& model, bool 
     return body;
 }
 
+namespace {
+
+// A finished transfer, read out of its multi handle and classified on its loop thread without
+// the shared lock, then applied to the shared state under it.
+struct FinishedAttempt {
+    std::unique_ptr<Job> job;
+    CURLcode rc = CURLE_OK;
+    long status = 0;
+    double latency_ms = 0;
+    AttemptResult result;
+};
+
+// One event-loop thread with its own multi handle (and so its own connection cache). What it
+// owns is touched only by its thread; `assigned` and the scheduling state are under state_mu.
+struct EventLoop {
+    CURLM* multi = nullptr;
+    std::thread thread;
+    std::unordered_map<CURL*, std::unique_ptr<Job>> running;
+    std::vector<CURL*> idle_handles;
+    simdjson::dom::parser json_parser;
+    // Transfers handed to this loop and not yet applied back (state_mu): bounded by the share
+    // below so that the loops split the work instead of the first awake one taking it all.
+    size_t assigned = 0;
+    // True while the loop is about to sleep or sleeping in curl_multi_poll: submit() and the
+    // other loops then wake it. A busy loop looks at the queues on its next turn anyway, and a
+    // wakeup would only cost syscalls.
+    std::atomic<bool> idle{false};
+};
+
+}  // namespace
+
 struct OpenAiBackend::Impl {
     OpenAiBackendOptions opt;
     std::string model;
     std::string identity;
     std::string api_key;  // never formatted into anything but the Authorization header
     curl_slist* headers = nullptr;
-    CURLM* multi = nullptr;
+    std::vector<std::unique_ptr<EventLoop>> loops;
+    size_t loop_share = 0;  // transfers one loop may run at once: its part of all windows, rounded up
     std::vector<Endpoint> endpoints;
     size_t max_in_flight = 0;
 
@@ -428,19 +628,15 @@ struct OpenAiBackend::Impl {
     std::vector<std::pair<uint64_t, Outcome>> finished;
     bool stopping = false;
     std::atomic<uint64_t> submitted{0};
-    // True while the loop thread is about to sleep or sleeping in curl_multi_poll: submit() then
-    // wakes it. While it is busy it drains the queue anyway, and a wakeup would only cost syscalls.
-    std::atomic<bool> loop_idle{false};
 
-    // Loop-thread state; stats() reads it under state_mu.
+    // Scheduling state shared by the loops (endpoints: windows, buckets, ejection, balancing;
+    // the queues; the counters). Each loop holds state_mu only to read and update it, never
+    // around libcurl's transfer work or its sleep, so stats() and the other loops get it fast.
     mutable std::mutex state_mu;
     std::deque<std::unique_ptr<Job>> ready;
     std::multimap<Clock::time_point, std::unique_ptr<Job>> backing_off;
-    std::unordered_map<CURL*, std::unique_ptr<Job>> running;
-    std::vector<CURL*> idle_handles;
     std::vector<std::pair<uint64_t, Outcome>> done;  // flushed to `finished` once per loop turn
     std::mt19937_64 rng{std::random_device{}()};
-    simdjson::dom::parser json_parser;
     size_t rotate = 0;  // round-robin start for ties in endpoint choice
     bool all_down = false;
     Clock::time_point all_down_since{};
@@ -450,18 +646,19 @@ struct OpenAiBackend::Impl {
     size_t announce_batch = 1;  // a quarter of max_in_flight
     Clock::time_point last_announce{};
 
-    std::thread loop;
-
     explicit Impl(const OpenAiBackendOptions& options);
     ~Impl();
 
-    void run();
+    void run(EventLoop& loop);
     void promote_due(Clock::time_point now);
-    void dispatch(Clock::time_point now);
+    bool dispatch(EventLoop& loop, Clock::time_point now, std::vector<std::unique_ptr<Job>>& to_start);
+    void wake_idle_loop(const EventLoop* except);
+    bool others_idle(const EventLoop& self) const;
     int pick_endpoint(const Job& job, Clock::time_point now);
-    void start(std::unique_ptr<Job> job, int ep, Clock::time_point now);
-    bool collect(Clock::time_point now);
-    void on_attempt_done(std::unique_ptr<Job> job, CURLcode rc, long status, double latency_ms, Clock::time_point now);
+    void assign(Job& job, int ep, Clock::time_point now);
+    void start_transfer(EventLoop& loop, std::unique_ptr<Job> job);
+    void collect(EventLoop& loop, std::vector<FinishedAttempt>& out);
+    void on_attempt_done(FinishedAttempt& f, Clock::time_point now);
     void endpoint_failed(Endpoint& e, bool was_probe, Clock::time_point now);
     void endpoint_ok(Endpoint& e);
     void fail_if_all_down(Clock::time_point now);
@@ -471,6 +668,16 @@ struct OpenAiBackend::Impl {
     std::string redact(std::string s) const;
 };
 
+namespace {
+unsigned default_event_loop_threads() {
+    // Against a fast local server two loops carried a median 1.2x the requests/s of one on a
+    // 2-core machine, three or four no more at a higher CPU cost per request (docs/openai_backend.md,
+    // "Throughput"). Real model servers need one; an idle second loop only sleeps.
+    unsigned hw = std::thread::hardware_concurrency();
+    return std::clamp(hw, 1u, 2u);
+}
+}  // namespace
+
 OpenAiBackend::Impl::Impl(const OpenAiBackendOptions& options) : opt(options), model(options.model) {
     if (opt.model.empty()) throw UserError("openai backend: 'model' is required");
     if (opt.max_concurrency < 1) throw UserError("openai backend: max_concurrency must be >= 1");
@@ -479,6 +686,7 @@ OpenAiBackend::Impl::Impl(const OpenAiBackendOptions& options) : opt(options), m
         throw UserError("openai backend: timeout_s and connect_timeout_s must be > 0");
     if (opt.backoff_base_s < 0 || opt.backoff_cap_s < 0) throw UserError("openai backend: backoff must be >= 0");
     if (opt.eject_after_failures < 1) throw UserError("openai backend: eject_after_failures must be >= 1");
+    if (opt.event_loop_threads < 0) throw UserError("openai backend: event_loop_threads must be >= 0 (0 = automatic)");
 
     std::vector<OpenAiEndpointOptions> specs;
     for (const auto& url : opt.base_urls) specs.push_back({url, 0, -1, -1});
@@ -487,6 +695,7 @@ OpenAiBackend::Impl::Impl(const OpenAiBackendOptions& options) : opt(options), m
 
     Clock::time_point now = Clock::now();
     endpoints.resize(specs.size());
+    size_t slots = 0;
     for (size_t i = 0; i < specs.size(); ++i) {
         const auto& spec = specs[i];
         Endpoint& e = endpoints[i];
@@ -502,11 +711,11 @@ OpenAiBackend::Impl::Impl(const OpenAiBackendOptions& options) : opt(options), m
         e.request_bucket.configure(spec.requests_per_minute >= 0 ? spec.requests_per_minute : opt.requests_per_minute,
                                    now);
         e.token_bucket.configure(spec.tokens_per_minute >= 0 ? spec.tokens_per_minute : opt.tokens_per_minute, now);
-        max_in_flight += static_cast<size_t>(e.max_concurrency);
+        slots += static_cast<size_t>(e.max_concurrency);
     }
     // Twice the combined window: the backend then always has the next request queued when a
     // transfer finishes, instead of idling until the caller's next submit().
-    max_in_flight *= 2;
+    max_in_flight = 2 * slots;
     announce_batch = std::max<size_t>(1, max_in_flight / 4);
 
     if (!opt.api_key_env.empty()) {
@@ -519,19 +728,38 @@ OpenAiBackend::Impl::Impl(const OpenAiBackendOptions& options) : opt(options), m
     // Raw prompts sent as a chat message go through the server's chat template: different answers.
     if (opt.use_completions_endpoint) identity += ":completions";
 
+    // A loop without a transfer to run would only be an idle thread.
+    size_t n_loops = opt.event_loop_threads > 0 ? static_cast<size_t>(opt.event_loop_threads)
+                                                : static_cast<size_t>(default_event_loop_threads());
+    n_loops = std::min(n_loops, slots);
+    // Every endpoint at its full window plus one probe each must fit into the loops' shares, or
+    // a free slot could go unused while every loop is at its share.
+    loop_share = (slots + endpoints.size() + n_loops - 1) / n_loops;
+
     init_curl_once();
     headers = curl_slist_append(headers, "Content-Type: application/json");
     headers = curl_slist_append(headers, "Accept: application/json");
     headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip for larger bodies
+    // In the list rather than CURLOPT_USERAGENT: the same header on the wire, but libcurl formats
+    // the option anew for every request, ~6k instructions against ~3k (callgrind, libcurl 7.88).
+    headers = curl_slist_append(headers, "User-Agent: synthforge/" SYNTHFORGE_VERSION);
     if (!api_key.empty()) headers = curl_slist_append(headers, ("Authorization: Bearer " + api_key).c_str());
-    multi = curl_multi_init();
-    if (!multi || !headers) {
-        curl_slist_free_all(headers);
-        throw RunError("openai backend: libcurl initialisation failed");
+    for (size_t i = 0; i < n_loops; ++i) {
+        auto loop = std::make_unique<EventLoop>();
+        loop->multi = curl_multi_init();
+        if (loop->multi)
+            // Keep every window's connections alive between requests.
+            curl_multi_setopt(loop->multi, CURLMOPT_MAXCONNECTS, static_cast<long>(max_in_flight + 8));
+        bool ok = loop->multi != nullptr;
+        loops.push_back(std::move(loop));
+        if (!ok || !headers) {
+            for (auto& l : loops)
+                if (l->multi) curl_multi_cleanup(l->multi);
+            curl_slist_free_all(headers);
+            throw RunError("openai backend: libcurl initialisation failed");
+        }
     }
-    // Keep every window's connections alive between requests.
-    curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, static_cast<long>(max_in_flight + 8));
-    loop = std::thread([this] { run(); });
+    for (auto& loop : loops) loop->thread = std::thread([this, l = loop.get()] { run(*l); });
 }
 
 OpenAiBackend::Impl::~Impl() {
@@ -539,14 +767,17 @@ OpenAiBackend::Impl::~Impl() {
         std::lock_guard lock(queue_mu);
         stopping = true;
     }
-    curl_multi_wakeup(multi);
-    if (loop.joinable()) loop.join();
-    for (auto& [handle, job] : running) {
-        curl_multi_remove_handle(multi, handle);
-        curl_easy_cleanup(handle);
+    for (auto& loop : loops) curl_multi_wakeup(loop->multi);
+    for (auto& loop : loops)
+        if (loop->thread.joinable()) loop->thread.join();
+    for (auto& loop : loops) {
+        for (auto& [handle, job] : loop->running) {
+            curl_multi_remove_handle(loop->multi, handle);
+            curl_easy_cleanup(handle);
+        }
+        for (CURL* h : loop->idle_handles) curl_easy_cleanup(h);
+        curl_multi_cleanup(loop->multi);
     }
-    for (CURL* h : idle_handles) curl_easy_cleanup(h);
-    curl_multi_cleanup(multi);
     curl_slist_free_all(headers);
 }
 
@@ -560,56 +791,86 @@ std::string OpenAiBackend::Impl::redact(std::string s) const {
 // curl_multi_perform + curl_multi_poll rather than curl_multi_socket_action + epoll: the latter
 // was measured slower here at 32 and at 256 connections (every keep-alive socket leaves and
 // re-enters the epoll set per request), and the simple loop is easier to reason about.
-void OpenAiBackend::Impl::run() {
-    std::unique_lock state(state_mu);
+//
+// One turn: libcurl's work (perform, reading finished transfers, parsing their bodies, starting
+// new ones) without the shared lock; then, under it, apply the finished attempts to the
+// endpoints, pick what to start next, and publish outcomes. With several loops, their libcurl
+// work runs in parallel and only the short bookkeeping is serialised.
+void OpenAiBackend::Impl::run(EventLoop& loop) {
+    std::vector<FinishedAttempt> finished_attempts;
+    std::vector<std::unique_ptr<Job>> to_start;
     while (true) {
+        int timeout_ms = -1;  // >= 0: sleep in curl_multi_poll this long after the turn
+        // Wakeups are sent after the lock is released: a woken thread can preempt this one on a
+        // busy machine, and must not do so while this one holds the lock the other loops need.
+        bool notify_caller = false, wake_another_loop = false;
         {
-            std::lock_guard lock(queue_mu);
-            if (stopping) break;
-            while (!incoming.empty()) {
-                ready.push_back(std::move(incoming.front()));
-                incoming.pop_front();
+            std::lock_guard state(state_mu);
+            {
+                std::lock_guard lock(queue_mu);
+                if (stopping) break;
+                while (!incoming.empty()) {
+                    ready.push_back(std::move(incoming.front()));
+                    incoming.pop_front();
+                }
             }
-        }
-        Clock::time_point now = Clock::now();
-        promote_due(now);
-        dispatch(now);
-        fail_if_all_down(now);
-        int still_running = 0;
-        curl_multi_perform(multi, &still_running);
-        bool progressed = collect(Clock::now());
-        if (!done.empty()) {
-            std::lock_guard lock(queue_mu);
-            for (auto& d : done) finished.push_back(std::move(d));
-            unannounced += done.size();
-            done.clear();
-        }
-        // Waking the caller per finished transfer would cost a context switch each on a busy run;
-        // wake it per batch, when the loop is about to sleep, or after a short delay at the latest.
-        if (unannounced > 0) {
-            Clock::time_point t = Clock::now();
-            if (!progressed || unannounced >= announce_batch || t - last_announce >= std::chrono::milliseconds(2)) {
-                finished_cv.notify_all();
+            const bool progressed = !finished_attempts.empty();
+            Clock::time_point now = Clock::now();
+            for (auto& f : finished_attempts) {
+                loop.assigned--;
+                on_attempt_done(f, now);
+            }
+            promote_due(now);
+            wake_another_loop = dispatch(loop, now, to_start);
+            fail_if_all_down(now);
+            if (!done.empty()) {
+                std::lock_guard lock(queue_mu);
+                for (auto& d : done) finished.push_back(std::move(d));
+                unannounced += done.size();
+                done.clear();
+            }
+            // Finished transfers freed window slots and new ones were just started: turn again
+            // before sleeping.
+            const bool sleep = !progressed && to_start.empty();
+            // Waking the caller per finished transfer would cost a context switch each on a busy
+            // run; wake it per batch, when the last loop awake is about to sleep, or after a short
+            // delay at the latest. (A loop going to sleep while another is awake leaves it to that
+            // one: every caller wakeup can preempt a loop on a busy machine.)
+            if (unannounced > 0 && ((sleep && others_idle(loop)) || unannounced >= announce_batch ||
+                                    now - last_announce >= std::chrono::milliseconds(2))) {
+                notify_caller = true;
                 unannounced = 0;
-                last_announce = t;
+                last_announce = now;
+            }
+            if (sleep) {
+                loop.idle.store(true);
+                // Checked after raising the flag: a submit() that this check misses sees the
+                // flag. A loop that needs help looks at the flag after its own turn under
+                // state_mu, so either that turn came first and its work is in `ready` for this
+                // one's dispatch above, or it comes after this and sees the flag.
+                bool more;
+                {
+                    std::lock_guard lock(queue_mu);
+                    more = !incoming.empty() || stopping;
+                }
+                if (more)
+                    loop.idle.store(false);
+                else
+                    timeout_ms = poll_timeout_ms(now);
             }
         }
-        // Finished transfers free window slots: refill them before sleeping.
-        if (progressed) continue;
-        int timeout_ms = poll_timeout_ms(Clock::now());
-        loop_idle.store(true);
-        {
-            // Checked after raising the flag: a submit() that this check misses sees the flag.
-            std::lock_guard lock(queue_mu);
-            if (!incoming.empty() || stopping) {
-                loop_idle.store(false);
-                continue;
-            }
+        finished_attempts.clear();  // frees the finished jobs, outside the lock
+        if (notify_caller) finished_cv.notify_all();
+        if (wake_another_loop) wake_idle_loop(&loop);
+        for (auto& job : to_start) start_transfer(loop, std::move(job));
+        to_start.clear();
+        if (timeout_ms >= 0) {
+            curl_multi_poll(loop.multi, nullptr, 0, timeout_ms, nullptr);
+            loop.idle.store(false);
         }
-        state.unlock();
-        curl_multi_poll(multi, nullptr, 0, timeout_ms, nullptr);
-        loop_idle.store(false);
-        state.lock();
+        int still_running = 0;
+        curl_multi_perform(loop.multi, &still_running);
+        collect(loop, finished_attempts);
     }
 }
 
@@ -624,14 +885,40 @@ void OpenAiBackend::Impl::promote_due(Clock::time_point now) {
     for (auto it = due.rbegin(); it != due.rend(); ++it) ready.push_front(std::move(*it));
 }
 
-void OpenAiBackend::Impl::dispatch(Clock::time_point now) {
+// Returns true when an endpoint has room for the head of the queue but this loop has its
+// share: another loop should take the rest.
+bool OpenAiBackend::Impl::dispatch(EventLoop& loop, Clock::time_point now,
+                                   std::vector<std::unique_ptr<Job>>& to_start) {
     while (!ready.empty()) {
         int ep = pick_endpoint(*ready.front(), now);
-        if (ep < 0) return;  // head of line waits for a slot, a bucket refill or a probe time
+        if (ep < 0) return false;  // head of line waits for a slot, a bucket refill or a probe time
+        if (loop.assigned >= loop_share) return true;
         std::unique_ptr<Job> job = std::move(ready.front());
         ready.pop_front();
-        start(std::move(job), ep, now);
+        assign(*job, ep, now);
+        loop.assigned++;
+        to_start.push_back(std::move(job));
     }
+    return false;
+}
+
+// Wakes one sleeping loop (not `except`), if any: one is enough, it wakes the next when it
+// reaches its share. Busy loops need no wakeup, they look at the queues on their next turn.
+void OpenAiBackend::Impl::wake_idle_loop(const EventLoop* except) {
+    for (auto& l : loops) {
+        if (l.get() == except) continue;
+        // A plain load first: the exchange would take the cache line even when the loop is busy.
+        if (l->idle.load() && l->idle.exchange(false)) {
+            curl_multi_wakeup(l->multi);
+            return;
+        }
+    }
+}
+
+// Under state_mu, where the loops raise their flags before sleeping: of two loops going to
+// sleep one after the other, the second sees the first one's flag.
+bool OpenAiBackend::Impl::others_idle(const EventLoop& self) const {
+    return std::all_of(loops.begin(), loops.end(), [&](const auto& l) { return l.get() == &self || l->idle.load(); });
 }
 
 int OpenAiBackend::Impl::pick_endpoint(const Job& job, Clock::time_point now) {
@@ -660,32 +947,39 @@ int OpenAiBackend::Impl::pick_endpoint(const Job& job, Clock::time_point now) {
     return best;
 }
 
-void OpenAiBackend::Impl::start(std::unique_ptr<Job> job, int ep, Clock::time_point now) {
+// The bookkeeping half of starting an attempt, under state_mu: the slot, the buckets and the
+// probe are taken here, so every loop sees them at once.
+void OpenAiBackend::Impl::assign(Job& job, int ep, Clock::time_point now) {
     Endpoint& e = endpoints[static_cast<size_t>(ep)];
     e.in_flight++;
     e.attempts++;
     e.request_bucket.take(1);
-    e.token_bucket.take(job->est_tokens);
-    job->is_probe = e.ejected;
+    e.token_bucket.take(job.est_tokens);
+    job.is_probe = e.ejected;
     if (e.ejected) e.probe_in_flight = true;
-    job->attempts++;
-    job->endpoint = ep;
-    job->attempt_start = now;
-    job->retry_after_s = -1;
-    job->response.clear();
-    job->errbuf[0] = '\0';
+    job.attempts++;
+    job.endpoint = ep;
+    job.attempt_start = now;
+    job.retry_after_s = -1;
+    job.response.clear();
+    job.errbuf[0] = '\0';
+}
 
+// The libcurl half, on the loop's thread without the lock. It reads only what never changes
+// after construction (the endpoint's URLs, the options).
+void OpenAiBackend::Impl::start_transfer(EventLoop& loop, std::unique_ptr<Job> job) {
+    const Endpoint& e = endpoints[static_cast<size_t>(job->endpoint)];
     CURL* h;
-    if (!idle_handles.empty()) {
-        h = idle_handles.back();
-        idle_handles.pop_back();
+    if (!loop.idle_handles.empty()) {
+        // Reused as they are: only the per-request options below change, the rest stays set.
+        h = loop.idle_handles.back();
+        loop.idle_handles.pop_back();
     } else {
         h = curl_easy_init();
         curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);  // signals and threads do not mix
         curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
         curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-        curl_easy_setopt(h, CURLOPT_USERAGENT, "synthforge/" SYNTHFORGE_VERSION);
         curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
         curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
         curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(opt.timeout_s * 1000));
@@ -697,30 +991,30 @@ void OpenAiBackend::Impl::start(std::unique_ptr<Job> job, int ep, Clock::time_po
     curl_easy_setopt(h, CURLOPT_WRITEDATA, job.get());
     curl_easy_setopt(h, CURLOPT_HEADERDATA, job.get());
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, job->errbuf);
-    curl_multi_add_handle(multi, h);
-    running.emplace(h, std::move(job));
+    curl_multi_add_handle(loop.multi, h);
+    loop.running.emplace(h, std::move(job));
 }
 
-bool OpenAiBackend::Impl::collect(Clock::time_point now) {
-    bool any = false;
+void OpenAiBackend::Impl::collect(EventLoop& loop, std::vector<FinishedAttempt>& out) {
     int left = 0;
-    while (CURLMsg* msg = curl_multi_info_read(multi, &left)) {
+    while (CURLMsg* msg = curl_multi_info_read(loop.multi, &left)) {
         if (msg->msg != CURLMSG_DONE) continue;
         CURL* h = msg->easy_handle;
-        CURLcode rc = msg->data.result;
-        long status = 0;
+        FinishedAttempt f;
+        f.rc = msg->data.result;
         curl_off_t total_us = 0;
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &f.status);
         curl_easy_getinfo(h, CURLINFO_TOTAL_TIME_T, &total_us);
-        curl_multi_remove_handle(multi, h);
-        auto it = running.find(h);
-        std::unique_ptr<Job> job = std::move(it->second);
-        running.erase(it);
-        idle_handles.push_back(h);
-        on_attempt_done(std::move(job), rc, status, static_cast<double>(total_us) / 1000.0, now);
-        any = true;
+        f.latency_ms = static_cast<double>(total_us) / 1000.0;
+        curl_multi_remove_handle(loop.multi, h);
+        auto it = loop.running.find(h);
+        f.job = std::move(it->second);
+        loop.running.erase(it);
+        loop.idle_handles.push_back(h);
+        // Parsing the body needs nothing shared: it happens here, outside the lock.
+        f.result = classify(loop.json_parser, *f.job, f.rc, f.status);
+        out.push_back(std::move(f));
     }
-    return any;
 }
 
 void OpenAiBackend::Impl::endpoint_ok(Endpoint& e) {
@@ -738,15 +1032,19 @@ void OpenAiBackend::Impl::endpoint_failed(Endpoint& e, bool was_probe, Clock::ti
     }
 }
 
-void OpenAiBackend::Impl::on_attempt_done(std::unique_ptr<Job> job, CURLcode rc, long status, double latency_ms,
-                                          Clock::time_point now) {
+void OpenAiBackend::Impl::on_attempt_done(FinishedAttempt& f, Clock::time_point now) {
+    // The job stays in `f` unless it is retried: the caller frees it after releasing the lock.
+    std::unique_ptr<Job>& job = f.job;
+    const CURLcode rc = f.rc;
+    const long status = f.status;
+    const double latency_ms = f.latency_ms;
     Endpoint& e = endpoints[static_cast<size_t>(job->endpoint)];
     e.in_flight--;
     bool was_probe = job->is_probe;
     if (was_probe) e.probe_in_flight = false;
     job->is_probe = false;
 
-    AttemptResult r = classify(json_parser, *job, rc, status);
+    AttemptResult r = std::move(f.result);
     if (r.kind == AttemptKind::success) {
         e.successes++;
         e.record_latency(latency_ms);
@@ -889,15 +1187,14 @@ void OpenAiBackend::submit(uint64_t id, Request request) {
     job->est_tokens = estimate_tokens(request);
     // Invalid UTF-8 in a prompt becomes U+FFFD instead of an exception out of submit(): the
     // request still runs, and the server sees what a lenient reader of the input would.
-    job->body = openai_request_body(request, impl_->model, impl_->opt.use_completions_endpoint,
-                                    impl_->opt.max_completion_tokens)
-                    .dump(-1, ' ', false, Json::error_handler_t::replace);
+    job->body = openai_request_body_text(request, impl_->model, impl_->opt.use_completions_endpoint,
+                                         impl_->opt.max_completion_tokens);
     impl_->submitted++;
     {
         std::lock_guard lock(impl_->queue_mu);
         impl_->incoming.push_back(std::move(job));
     }
-    if (impl_->loop_idle.exchange(false)) curl_multi_wakeup(impl_->multi);
+    impl_->wake_idle_loop(nullptr);
 }
 
 std::vector<std::pair<uint64_t, Outcome>> OpenAiBackend::wait(std::chrono::milliseconds timeout) {
@@ -905,6 +1202,9 @@ std::vector<std::pair<uint64_t, Outcome>> OpenAiBackend::wait(std::chrono::milli
     impl_->finished_cv.wait_for(lock, timeout, [&] { return !impl_->finished.empty(); });
     std::vector<std::pair<uint64_t, Outcome>> out;
     out.swap(impl_->finished);
+    // Room for the next batch now, on the caller's thread, rather than growth step by step
+    // on the loops' while they hold the scheduling lock.
+    impl_->finished.reserve(out.size());
     return out;
 }
 

@@ -1,8 +1,9 @@
 #pragma once
 // The `openai` backend: any server speaking the OpenAI HTTP API (vLLM, SGLang,
-// llama-server, Ollama, hosted APIs). One event-loop thread drives every
-// transfer through libcurl's multi interface over keep-alive connections, so
-// thousands of requests in flight cost one thread, not thousands.
+// llama-server, Ollama, hosted APIs). A small fixed number of event-loop threads
+// (event_loop_threads, default min(2, cores)) drive every transfer through
+// libcurl's multi interface over keep-alive connections, so thousands of
+// requests in flight cost a thread or two, not thousands.
 //
 // Policy in one paragraph (docs/openai_backend.md has the long version):
 // requests go to the endpoint with the fewest outstanding requests that still
@@ -52,6 +53,11 @@ struct OpenAiBackendOptions {
     double probe_after_s = 10;        // an ejected endpoint gets one probe request after this long
     double all_down_timeout_s = 300;  // queued requests fail once every endpoint was down this long
     double max_retry_after_s = 600;   // larger Retry-After values are clamped to this
+    // Threads driving transfers, each with its own libcurl multi handle; they share the endpoint
+    // state (balancing, windows, buckets, ejection). 0 = automatic: min(2, hardware threads).
+    // One loop carries tens of thousands of requests/s, far beyond any model server; a second
+    // one only pays against very fast servers (see docs/openai_backend.md, "Throughput").
+    int event_loop_threads = 0;
 };
 
 // A snapshot for progress lines and run metadata.
@@ -102,5 +108,10 @@ std::unique_ptr<Backend> make_openai_backend(const OpenAiBackendOptions& options
 // The JSON body sent for `request` (exposed for tests and for logging a request's shape).
 Json openai_request_body(const Request& request, const std::string& model, bool use_completions_endpoint,
                          bool max_completion_tokens = false);
+
+// The same body as JSON text, byte for byte what openai_request_body(...).dump() gives with
+// invalid UTF-8 replaced by U+FFFD, written directly: this is what submit() sends.
+std::string openai_request_body_text(const Request& request, const std::string& model, bool use_completions_endpoint,
+                                     bool max_completion_tokens = false);
 
 }  // namespace synthforge::llm

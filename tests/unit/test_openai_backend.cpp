@@ -8,9 +8,14 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <map>
+#include <mutex>
 #include <set>
+#include <thread>
 
 using namespace synthforge;
 using namespace synthforge::llm;
@@ -463,6 +468,9 @@ TEST(OpenAiBackend, InvalidOptionsAreUserErrors) {
     opt = quick_options({"http://127.0.0.1:8080/v1"});
     opt.model = "";
     EXPECT_THROW(OpenAiBackend{opt}, UserError);
+    opt = quick_options({"http://127.0.0.1:8080/v1"});
+    opt.event_loop_threads = -1;
+    EXPECT_THROW(OpenAiBackend{opt}, UserError);
 }
 
 TEST(OpenAiBackend, CredentialsInBaseUrlAreMasked) {
@@ -535,6 +543,68 @@ TEST(OpenAiBackend, RequestBodyCarriesSamplingAndConstraints) {
     EXPECT_EQ(wrapped["messages"], Json::array({{{"role", "user"}, {"content", "Once upon a time"}}}));
 }
 
+TEST(OpenAiBackend, RequestBodyTextIsByteForByteTheDumpOfTheRequestBody) {
+    // submit() writes the body directly; openai_request_body() is the reference it must match.
+    const std::vector<std::string> texts = {
+        "plain",
+        "",
+        "quote \" backslash \\ slash / tab \t newline \n cr \r bs \b ff \f",
+        std::string("controls \x01\x1f\x7f and a nul ") + '\0' + " inside",
+        "unicode: caf\xc3\xa9, \xe6\x97\xa5\xe6\x9c\xac, \xf0\x9f\x98\x80",
+        "invalid: caf\xe9 au lait",
+        "truncated at the end \xe6\x97",
+        "overlong \xc0\xaf and surrogate \xed\xa0\x80 and \xf5\x80\x80\x80 and \xff",
+        "mixed \xe6\x97\x22 quote after a cut sequence",
+    };
+    std::vector<Request> requests;
+    for (const auto& t : texts) {
+        Request c;
+        c.messages = {{"system", t}, {"user", "q: " + t}, {"assistant" + t, "a"}};
+        requests.push_back(c);
+        Request raw;
+        raw.prompt = t;
+        raw.sampling.stop = {t, "\n\n", ""};
+        raw.grammar = t.empty() ? "" : "root ::= \"" + t + "\"";
+        requests.push_back(raw);
+    }
+    Request full = chat("hi");
+    full.sampling.temperature = 1.0;
+    full.sampling.top_p = 0.95;
+    full.sampling.top_k = 40;
+    full.sampling.min_p = 0.05;
+    full.sampling.seed = std::numeric_limits<uint64_t>::max();
+    full.sampling.stop = {"\n\n", "END"};
+    full.sampling.presence_penalty = -0.5;
+    full.sampling.frequency_penalty = 1e-7;
+    full.json_schema = Json{{"type", "object"}, {"properties", {{"sc\xc3\xb6re", {{"type", "integer"}}}}}};
+    full.grammar = "root ::= \"a\"";
+    requests.push_back(full);
+    for (double t : {0.0, 0.0001, 0.1 + 0.2, 2.5, 1e21, std::nan("")}) {
+        Request r = chat("temperature");
+        r.sampling.temperature = t;
+        r.sampling.top_p = 1.0;
+        r.sampling.max_tokens = 0;
+        requests.push_back(r);
+    }
+    Request deterministic = full;
+    deterministic.sampling.mode = SamplingMode::deterministic;
+    requests.push_back(deterministic);
+    for (const auto& model : {std::string("m"), std::string("org/model \"q\" \xe9")})
+        for (const Request& r : requests)
+            for (bool completions : {false, true})
+                for (bool mct : {false, true})
+                    EXPECT_EQ(openai_request_body_text(r, model, completions, mct),
+                              openai_request_body(r, model, completions, mct)
+                                  .dump(-1, ' ', false, Json::error_handler_t::replace));
+    Request score;
+    score.prompt = "x";
+    score.score = true;
+    EXPECT_THROW(openai_request_body_text(score, "m", true), UserError);
+    Request pre = chat("x");
+    pre.pre_query = true;
+    EXPECT_THROW(openai_request_body_text(pre, "m", true), UserError);
+}
+
 TEST(OpenAiBackend, RawPromptsUseCompletionsEndpointAndLimitsAreReported) {
     FixtureServerProcess server;
     auto opt = quick_options({server.base_url()});
@@ -559,6 +629,8 @@ TEST(OpenAiBackend, RawPromptsUseCompletionsEndpointAndLimitsAreReported) {
     for (const auto& e : log) {
         paths.insert(e["path"].get<std::string>());
         EXPECT_EQ(e["headers"]["Content-Type"], "application/json");
+        EXPECT_EQ(e["headers"].value("User-Agent", "").rfind("synthforge/", 0), 0u) << e["headers"].dump();
+        EXPECT_FALSE(e["headers"].contains("Expect"));
         EXPECT_FALSE(e["headers"].contains("Authorization"));
     }
     EXPECT_EQ(paths, (std::set<std::string>{"/v1/completions", "/v1/chat/completions"}));
@@ -584,4 +656,157 @@ TEST(OpenAiBackend, FaultsCanBeChangedAtRuntimeThroughControl) {
     expect_all_answered(requests, results);
     for (const auto& [_, o] : results) EXPECT_EQ(o.attempts, 3);
     EXPECT_EQ(backend.stats().retries, 10u);
+}
+
+// Several event loops share one set of endpoint state; these tests run the policies above with
+// more loops than the default, so every decision (slots, buckets, probes, retries) is made by
+// whichever loop gets there first.
+
+TEST(OpenAiBackend, ManyEventLoopsAndSubmittersDeliverEveryOutcomeOnceByItsId) {
+    FixtureServerProcess server({.faults = {{"rate_429", 0.1}, {"rate_500", 0.1}, {"retry_after", 0}, {"seed", 5}}});
+    auto opt = quick_options({server.base_url()});
+    opt.max_concurrency = 16;
+    opt.event_loop_threads = 4;
+    opt.max_attempts = 30;
+    opt.eject_after_failures = 1000;  // faults are random here, not a dead server
+    OpenAiBackend backend(opt);
+    const int n = 400, submitters = 4;
+    auto requests = numbered(n);
+    // Each submitter owns the ids i with i % submitters == its index and keeps its share of
+    // max_in_flight() outstanding; one collector hands outcomes back.
+    std::atomic<int> outstanding{0};
+    std::mutex results_mu;
+    std::map<uint64_t, Outcome> results;
+    std::atomic<bool> duplicate{false};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < submitters; ++t)
+        threads.emplace_back([&, t] {
+            for (int i = t; i < n; i += submitters) {
+                while (outstanding.load() >= static_cast<int>(backend.max_in_flight()))
+                    std::this_thread::sleep_for(Ms(1));
+                outstanding++;
+                backend.submit(static_cast<uint64_t>(i), requests[static_cast<size_t>(i)]);
+            }
+        });
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < deadline) {
+        {
+            std::lock_guard lock(results_mu);
+            if (results.size() == static_cast<size_t>(n)) break;
+        }
+        for (auto& [id, outcome] : backend.wait(Ms(100))) {
+            std::lock_guard lock(results_mu);
+            if (!results.emplace(id, std::move(outcome)).second) duplicate = true;
+            outstanding--;
+        }
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_FALSE(duplicate) << "an id finished twice";
+    ASSERT_EQ(results.size(), static_cast<size_t>(n));
+    expect_all_answered(requests, results);
+    OpenAiStats s = backend.stats();
+    EXPECT_EQ(s.requests, static_cast<uint64_t>(n));
+    EXPECT_EQ(s.completed, static_cast<uint64_t>(n));
+    EXPECT_EQ(s.in_flight, 0u);
+    EXPECT_GT(s.retries, 0u);
+    uint64_t attempts = 0;
+    for (const auto& [_, o] : results) attempts += static_cast<uint64_t>(o.attempts);
+    EXPECT_EQ(attempts, s.endpoints[0].attempts);
+    EXPECT_EQ(server.log().size(), attempts);
+    EXPECT_EQ(s.endpoints[0].in_flight, 0u);
+}
+
+TEST(OpenAiBackend, WindowAndRateLimitHoldAcrossEventLoops) {
+    FixtureServerProcess server({.faults = {{"slow_ms", 30}}});
+    auto opt = quick_options({server.base_url()});
+    opt.max_concurrency = 6;
+    opt.event_loop_threads = 3;
+    opt.requests_per_minute = 3000;  // 50/s with a burst of 50
+    OpenAiBackend backend(opt);
+    auto requests = numbered(120);
+    expect_all_answered(requests, run_all(backend, requests));
+    auto log = server.log();
+    ASSERT_EQ(log.size(), 120u);
+    int peak = 0;
+    std::vector<double> ts;
+    for (const auto& e : log) {
+        peak = std::max(peak, e["in_flight"].get<int>());
+        ts.push_back(e["ts"]);
+    }
+    EXPECT_LE(peak, 6);
+    EXPECT_GE(peak, 2);
+    std::sort(ts.begin(), ts.end());
+    // 70 requests beyond the burst at 50/s take at least 1.4 s, whichever loop sends them.
+    EXPECT_GE(ts.back() - ts.front(), 1.2);
+    // No window of 0.5 s holds more than the burst plus 0.5 s of refill (and a little slack for
+    // receipt-time jitter).
+    for (size_t i = 0, j = 0; i < ts.size(); ++i) {
+        while (j < ts.size() && ts[j] < ts[i] + 0.5) ++j;
+        EXPECT_LE(j - i, 50u + 25u + 3u) << "burst starting at request " << i;
+    }
+}
+
+TEST(OpenAiBackend, EjectionAndBalancingHoldAcrossEventLoops) {
+    FixtureServerProcess a({.faults = {{"slow_ms", 20}}});
+    FixtureServerProcess b({.faults = {{"slow_ms", 20}}});
+    std::string dead = "http://127.0.0.1:" + std::to_string(synthforge::testing::unused_loopback_port()) + "/v1";
+    auto opt = quick_options({a.base_url(), dead, b.base_url()});
+    opt.max_concurrency = 4;
+    opt.event_loop_threads = 3;
+    opt.eject_after_failures = 3;
+    opt.probe_after_s = 30;
+    OpenAiBackend backend(opt);
+    auto requests = numbered(120);
+    auto results = run_all(backend, requests);
+    expect_all_answered(requests, results);
+    auto a_log = a.log(), b_log = b.log();
+    EXPECT_EQ(a_log.size() + b_log.size(), 120u);
+    // Equal servers, equal windows: least-outstanding splits the work roughly evenly.
+    EXPECT_GT(a_log.size(), 30u);
+    EXPECT_GT(b_log.size(), 30u);
+    OpenAiStats s = backend.stats();
+    ASSERT_EQ(s.endpoints.size(), 3u);
+    EXPECT_TRUE(s.endpoints[1].ejected);
+    EXPECT_EQ(s.endpoints[1].successes, 0u);
+    // Ejected after exactly eject_after_failures consecutive failures, not one per loop more.
+    EXPECT_LE(s.endpoints[1].errors, 3u + 3u);
+    EXPECT_GE(s.endpoints[1].errors, 3u);
+}
+
+TEST(OpenAiBackend, MoreEventLoopsThanSlotsStillWork) {
+    FixtureServerProcess server;
+    auto opt = quick_options({server.base_url()});
+    opt.max_concurrency = 1;
+    opt.event_loop_threads = 8;  // capped at the one slot there is
+    OpenAiBackend backend(opt);
+    auto requests = numbered(20);
+    expect_all_answered(requests, run_all(backend, requests));
+    int peak = 0;
+    for (const auto& e : server.log()) peak = std::max(peak, e["in_flight"].get<int>());
+    EXPECT_EQ(peak, 1);
+}
+
+TEST(OpenAiBackend, EveryOutcomeWakesTheCallerWhateverLoopFinishesIt) {
+    // Loops going to sleep leave waking the caller to the last one awake; a lost wakeup would
+    // leave wait() blocked for its whole timeout here.
+    FixtureServerProcess server;
+    auto opt = quick_options({server.base_url()});
+    opt.max_concurrency = 8;
+    opt.event_loop_threads = 4;
+    OpenAiBackend backend(opt);
+    auto start = std::chrono::steady_clock::now();
+    for (uint64_t i = 0; i < 30; ++i) {
+        // One at a time, and every few a burst of three, so outcomes finish on different loops.
+        const uint64_t burst = i % 5 == 4 ? 3 : 1;
+        for (uint64_t k = 0; k < burst; ++k) backend.submit(100 * i + k, chat("prompt #" + std::to_string(i)));
+        size_t got = 0;
+        auto t0 = std::chrono::steady_clock::now();
+        while (got < burst && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10))
+            got += backend.wait(Ms(5000)).size();
+        EXPECT_EQ(got, burst);
+        EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 2.0) << "request " << i;
+    }
+    // ~0.2 s when every outcome is announced at once; a wakeup lost until a loop's next timer
+    // (up to 1 s) makes it ~15 s.
+    EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 5.0);
 }
