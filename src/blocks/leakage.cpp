@@ -22,10 +22,10 @@ namespace {
 constexpr const char* kSchema = R"json({
   "type": "object",
   "additionalProperties": false,
-  "required": ["reference"],
   "properties": {
     "reference": {"type": "string", "description": "File of the private or seed records (JSONL, JSON, CSV or text; relative to the flow)"},
-    "reference_field": {"type": "string", "default": "text", "description": "Column or Jinja template of the reference records' text"},
+    "reference_inputs": {"type": "boolean", "default": false, "description": "Compare with the run's own input files instead of `reference` (what privacy levels do); a run without input files has nothing to compare and passes every row"},
+    "reference_field": {"type": "string", "default": "text", "description": "Column or Jinja template of the reference records' text; \"*\": every string in the record, joined by newlines"},
     "field": {"type": "string", "default": "output", "description": "Column or Jinja template of each row's text"},
     "output": {"type": "string", "default": "leakage", "description": "Column receiving {rougel, rougel_row, common_run, common_run_row, jaccard, jaccard_row, canaries}; empty: none"},
     "max_rougel": {"type": "number", "minimum": 0, "maximum": 1, "description": "Reject rows whose ROUGE-L F1 with a reference record is above this"},
@@ -35,6 +35,20 @@ constexpr const char* kSchema = R"json({
     "canaries": {"type": "string", "description": "File of canary strings, one per line (see synthforge privacy canary): rows containing one are rejected"}
   }
 })json";
+
+// Every string in a record (nested ones too), in order, one per line.
+std::string all_strings(const Json& value) {
+    if (value.is_string()) return value.get<std::string>();
+    std::string out;
+    if (value.is_object() || value.is_array())
+        for (const auto& v : value) {
+            std::string s = all_strings(v);
+            if (s.empty()) continue;
+            if (!out.empty()) out += '\n';
+            out += s;
+        }
+    return out;
+}
 
 class LeakageBlock final : public Block {
   public:
@@ -53,27 +67,41 @@ class LeakageBlock final : public Block {
             std::filesystem::path p = config[key].get<std::string>();
             return p.is_absolute() ? p : env.flow_dir / p;
         };
-        const std::filesystem::path ref = resolve("reference");
-        std::error_code ec;
-        if (!std::filesystem::is_regular_file(ref, ec))
-            throw ConfigError("config.reference: no such file: " + ref.string());
-        const Template ref_text =
-            compile_column_or_template(config.value("reference_field", "text"), "config.reference_field");
-        const std::vector<Record> records = read_all(ref);
-        for (size_t i = 0; i < records.size(); ++i) {
-            std::string t;
-            try {
-                t = ref_text.render(records[i]);
-            } catch (const TemplateError& e) {
-                throw ConfigError(
-                    fmt::format("config.reference_field: record {} of {}: {}", i + 1, ref.string(), e.what()));
-            }
-            std::vector<uint32_t> ids = vocab_.encode(t);
-            rouge_.add(ids);
-            runs_.add(ids);
-            jaccard_->add(text::shingle_hashes(t, text::ShingleKind::word, 5));
+        const bool from_inputs = config.value("reference_inputs", false);
+        if (from_inputs == config.contains("reference"))
+            throw ConfigError(
+                "config.reference: name the file of private or seed records in `reference`, or set "
+                "`reference_inputs: true` to compare with the run's input files (one of the two)");
+        std::vector<std::filesystem::path> refs;
+        if (from_inputs) {
+            refs = env.input_paths;
+        } else {
+            refs.push_back(resolve("reference"));
+            std::error_code ec;
+            if (!std::filesystem::is_regular_file(refs.front(), ec))
+                throw ConfigError("config.reference: no such file: " + refs.front().string());
         }
-        if (records.empty()) throw ConfigError("config.reference: " + ref.string() + " holds no records");
+        const std::string ref_field = config.value("reference_field", "text");
+        std::optional<Template> ref_text;
+        if (ref_field != "*") ref_text = compile_column_or_template(ref_field, "config.reference_field");
+        for (const auto& ref : refs) {
+            const std::vector<Record> records = read_all(ref);
+            for (size_t i = 0; i < records.size(); ++i) {
+                std::string t;
+                try {
+                    t = ref_text ? ref_text->render(records[i]) : all_strings(records[i]);
+                } catch (const TemplateError& e) {
+                    throw ConfigError(
+                        fmt::format("config.reference_field: record {} of {}: {}", i + 1, ref.string(), e.what()));
+                }
+                std::vector<uint32_t> ids = vocab_.encode(t);
+                rouge_.add(ids);
+                runs_.add(ids);
+                jaccard_->add(text::shingle_hashes(t, text::ShingleKind::word, 5));
+            }
+            if (records.empty() && !from_inputs)
+                throw ConfigError("config.reference: " + ref.string() + " holds no records");
+        }
         if (config.contains("canaries")) {
             std::ifstream in(resolve("canaries"));
             if (!in) throw ConfigError("config.canaries: cannot read " + resolve("canaries").string());

@@ -1,5 +1,6 @@
 #include "llm_call.h"
 
+#include "synthforge/engine/limits.h"
 #include "synthforge/errors.h"
 #include "synthforge/llm/client_pool.h"
 #include "synthforge/llm/sampling.h"
@@ -76,14 +77,33 @@ LlmCaller::LlmCaller(std::string block_name, const Json& config, const BlockEnv&
         block_sampling["preset"] = default_preset;
     sampling_ =
         llm::sampling_from_json(llm::merge_sampling({env.sampling_defaults, block_sampling, env.sampling_overrides}));
+    block_sampling_ = std::move(block_sampling);
+}
+
+llm::SamplingParams LlmCaller::sampling_with(const Json& values) const {
+    Json layer = block_sampling_.is_object() ? block_sampling_ : Json::object();
+    for (const auto& [k, v] : values.items()) layer[k] = v;
+    return llm::sampling_from_json(llm::merge_sampling({env_.sampling_defaults, layer, env_.sampling_overrides}));
+}
+
+LlmCall LlmCaller::make_call(llm::Request request, const llm::SamplingParams& sampling, int sample,
+                             const std::string& salt) const {
+    LlmCall c;
+    c.request = std::move(request);
+    c.sample = sample;
+    c.request.sampling = sampling;
+    c.key = c.request.to_json().dump() + salt;
+    c.seed_base = sampling.seed.value_or(env_.seed);
+    c.request.sampling.seed = derive_seed(c.seed_base, c.key, sample, 0);
+    return c;
 }
 
 LlmCall LlmCaller::make_call(llm::Request request, int sample, const std::string& salt) const {
     LlmCall c;
     c.request = std::move(request);
     c.sample = sample;
-    if (c.request.score || c.request.embed) {
-        // Scoring and embedding sample nothing: fixed sampling fields and no seed keep one cache
+    if (c.request.score || c.request.embed || c.request.rank) {
+        // Scoring, embedding and reward requests sample nothing: fixed sampling fields and no seed keep one cache
         // entry per text, whatever the run's seed or the flow's sampling settings.
         c.request.sampling = llm::SamplingParams{};
         c.request.sampling.mode = llm::SamplingMode::deterministic;
@@ -92,7 +112,8 @@ LlmCall LlmCaller::make_call(llm::Request request, int sample, const std::string
     }
     c.request.sampling = sampling_;
     c.key = c.request.to_json().dump() + salt;
-    c.request.sampling.seed = derive_seed(c.key, sample, 0);
+    c.seed_base = sampling_.seed.value_or(env_.seed);
+    c.request.sampling.seed = derive_seed(c.seed_base, c.key, sample, 0);
     return c;
 }
 
@@ -111,14 +132,27 @@ void LlmCaller::run(std::vector<LlmCall>& calls, int max_retries, const std::str
     if (calls.empty()) return;
     if (!env_.llm) throw std::logic_error("block '" + block_name_ + "' has no LLM client");
     llm::Client& client = env_.llm->get(llm_config_);
-    std::vector<size_t> todo(calls.size());
-    for (size_t i = 0; i < calls.size(); ++i) todo[i] = i;
+    std::vector<size_t> todo;
+    for (size_t i = 0; i < calls.size(); ++i) {
+        // Never sent: a prompt this large is a runaway template or input, and the
+        // record is rejected with why instead of costing a request.
+        const size_t bytes = rendered_prompt_bytes(calls[i].request);
+        if (bytes > env_.limits.max_prompt_bytes) {
+            calls[i].failure =
+                over_limit_reason("rendered prompt", bytes, env_.limits.max_prompt_bytes, "max_prompt_bytes");
+            continue;
+        }
+        todo.push_back(i);
+    }
     while (!todo.empty()) {
         std::vector<llm::Request> requests;
         for (size_t i : todo) requests.push_back(calls[i].request);
-        auto outcomes = client.run(std::move(requests), [this](const llm::ClientStats&) {
-            if (env_.on_progress) env_.on_progress();
-        });
+        auto outcomes = client.run(
+            std::move(requests),
+            [this](const llm::ClientStats&) {
+                if (env_.on_progress) env_.on_progress();
+            },
+            env_.limits.max_response_bytes);
         std::vector<size_t> again;
         for (size_t k = 0; k < todo.size(); ++k) {
             size_t i = todo[k];
@@ -138,7 +172,7 @@ void LlmCaller::run(std::vector<LlmCall>& calls, int max_retries, const std::str
             if (c.attempt < max_retries) {
                 ++c.attempt;
                 ++metrics_.retries;
-                c.request.sampling.seed = derive_seed(c.key, c.sample, c.attempt);
+                c.request.sampling.seed = derive_seed(c.seed_base, c.key, c.sample, c.attempt);
                 again.push_back(i);
             } else {
                 c.failure = fmt::format("{} after {} attempt{}: {}", refusal, c.attempt + 1, c.attempt ? "s" : "", why);
@@ -148,8 +182,7 @@ void LlmCaller::run(std::vector<LlmCall>& calls, int max_retries, const std::str
     }
 }
 
-uint64_t LlmCaller::derive_seed(const std::string& request_key, int sample, int attempt) const {
-    uint64_t base = sampling_.seed.value_or(env_.seed);
+uint64_t LlmCaller::derive_seed(uint64_t base, const std::string& request_key, int sample, int attempt) const {
     uint64_t h = hash64(request_key, hash64(block_name_, base));
     h = hash64(fmt::format("{}:{}", sample, attempt), h);
     // Inside a repeat, each round asks afresh (outside one the seed is unchanged).

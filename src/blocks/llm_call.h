@@ -24,10 +24,11 @@ std::string read_config_file(const std::filesystem::path& flow_dir, const std::s
 // One request of a block, asked until its answer is accepted or the retries run out.
 struct LlmCall {
     llm::Request request;
-    std::string key;      // the request's canonical JSON before seeding: its seeds derive from it
-    int sample = 0;       // sample number (n > 1 asks the same request several times)
-    int attempt = 0;      // answers already refused
-    std::string failure;  // set by LlmCaller::run: why there is no accepted answer; empty when accepted
+    std::string key;         // the request's canonical JSON before seeding: its seeds derive from it
+    int sample = 0;          // sample number (n > 1 asks the same request several times)
+    int attempt = 0;         // answers already refused
+    std::string failure;     // set by LlmCaller::run: why there is no accepted answer; empty when accepted
+    uint64_t seed_base = 0;  // what the request's seeds derive from (the sampling's seed or the run's)
 };
 
 // Requests, cache hits, failures, retries, tokens and latencies of one block.
@@ -54,6 +55,14 @@ class LlmCaller {
     // `salt` joins the seed's source: requests that are the same for every record (a
     // Magpie pre-query) still get a seed of their own per record.
     LlmCall make_call(llm::Request request, int sample = 0, const std::string& salt = "") const;
+    // The same with sampling of the call's own (a rotated temperature, seed, ...): its seed
+    // field, when set, is the base the request's seed derives from, as for the block's.
+    LlmCall make_call(llm::Request request, const llm::SamplingParams& sampling, int sample = 0,
+                      const std::string& salt = "") const;
+
+    // The block's sampling with `values` (a `sampling:` mapping of plain values) layered over
+    // the block's own, under the --set overrides. Throws ConfigError naming a bad value.
+    llm::SamplingParams sampling_with(const Json& values) const;
 
     // Under --dry-run: hands every request to the run and returns true. Otherwise false.
     bool dry_run(const std::vector<LlmCall>& calls) const;
@@ -71,12 +80,14 @@ class LlmCaller {
 
   private:
     // Reproducible on every run and resume, different across blocks, samples and attempts.
-    uint64_t derive_seed(const std::string& request_key, int sample, int attempt) const;
+    // `base`: the sampling's seed, or the run's when it has none.
+    uint64_t derive_seed(uint64_t base, const std::string& request_key, int sample, int attempt) const;
 
     std::string block_name_;
     BlockEnv env_;
     Json llm_config_;
     llm::SamplingParams sampling_;
+    Json block_sampling_;  // the block's own `sampling:` layer (with its default preset)
     LlmMetrics metrics_;
 };
 

@@ -2,6 +2,7 @@
 // into columns. The building block of every generation method.
 #include "llm_call.h"
 #include "llm_output_parser.h"
+#include "seeded_rng.h"
 #include "synthforge/data/reader.h"
 #include "synthforge/engine/registry.h"
 #include "synthforge/engine/template.h"
@@ -27,6 +28,11 @@ constexpr const char* kSchema = R"json({
     "sampling": {"type": "object", "description": "Sampling on top of the flow's sampling: (preset, temperature, top_p, max_tokens, stop, seed, ...)"},
     "prompt": {"type": "string", "description": "Jinja template of the user message over the record's columns"},
     "prompt_file": {"type": "string", "description": "File holding the prompt template (relative to the flow); instead of prompt"},
+    "prompts": {"type": "array", "minItems": 1, "items": {"type": "string"}, "description": "Several prompt templates, rotated over the records (see rotation); instead of prompt"},
+    "prompt_files": {"type": "array", "minItems": 1, "items": {"type": "string"}, "description": "Files holding prompt templates, rotated over the records; instead of prompt"},
+    "rotation": {"enum": ["cycle", "random"], "description": "How several prompts and sampling lists (sampling: {temperature: [0.3, 0.7]}) are given out. cycle: the i-th record this block receives gets entry i mod the list's length of every list; random: each list's entry drawn per record from the run's seed", "default": "cycle"},
+    "prompt_index_column": {"type": "string", "description": "With several prompts: column receiving the index (0-based) of the template a row was asked with; empty = none", "default": "prompt_index"},
+    "sampling_column": {"type": "string", "description": "With sampling lists: column receiving {option: value} of the rotated sampling values a row was asked with; empty = none", "default": "sampling_values"},
     "system": {"type": "string", "description": "Jinja template of the system message; none when empty", "default": ""},
     "system_file": {"type": "string", "description": "File holding the system template; instead of system"},
     "examples": {"type": "array", "description": "k-shot examples sent before the prompt as user/assistant turns: [{user, assistant}]", "default": []},
@@ -48,6 +54,46 @@ constexpr const char* kSchema = R"json({
     "usage_column": {"type": "string", "description": "Column receiving {prompt_tokens, completion_tokens, seconds} of the answer (a cached answer reports its original call); empty = none", "default": ""}
   }
 })json";
+
+// Sampling options a block may give as a list, one value per record in rotation.
+const std::vector<std::string>& rotatable_sampling() {
+    static const std::vector<std::string> keys = {
+        "frequency_penalty", "max_tokens", "min_p", "presence_penalty", "seed", "temperature", "top_k", "top_p"};
+    return keys;
+}
+
+// The value of one rotatable option as the request carries it.
+Json sampling_value(const llm::SamplingParams& p, const std::string& key) {
+    if (key == "temperature") return p.temperature;
+    if (key == "top_p") return p.top_p;
+    if (key == "top_k") return p.top_k;
+    if (key == "min_p") return p.min_p;
+    if (key == "max_tokens") return p.max_tokens;
+    if (key == "presence_penalty") return p.presence_penalty;
+    if (key == "frequency_penalty") return p.frequency_penalty;
+    if (key == "seed") return p.seed ? Json(*p.seed) : Json();
+    return nullptr;
+}
+
+// Sampling lists of a block config, taken out: the lists by option name (in name order), and
+// the config with each list replaced by its first value, as the block's default sampling.
+struct SamplingLists {
+    std::vector<std::pair<std::string, Json>> lists;
+    Json config;
+};
+
+SamplingLists split_sampling_lists(const Json& config) {
+    SamplingLists out{{}, config};
+    if (!config.contains("sampling") || !config["sampling"].is_object()) return out;
+    for (const auto& key : rotatable_sampling()) {
+        const Json& v = config["sampling"].value(key, Json());
+        if (!v.is_array()) continue;
+        if (v.empty()) throw ConfigError("config.sampling." + key + ": a list to rotate needs at least one value");
+        out.lists.emplace_back(key, v);
+        out.config["sampling"][key] = v[0];
+    }
+    return out;
+}
 
 struct Example {
     std::string user;
@@ -94,9 +140,12 @@ std::vector<Example> load_examples(const Json& config, const std::filesystem::pa
 class LlmGenerate : public Block {
   public:
     LlmGenerate(const std::string& name, const Json& config, const BlockEnv& env)
+        : LlmGenerate(name, config, split_sampling_lists(config), env) {}
+
+    LlmGenerate(const std::string& name, const Json& config, SamplingLists split, const BlockEnv& env)
         : Block(name),
           env_(env),
-          prompt_(compile(config, "prompt", env, !config.value("pre_query", false))),
+          prompts_(compile_prompts(config, env)),
           system_(compile(config, "system", env, false)),
           examples_(load_examples(config, env.flow_dir)),
           raw_(config.value("raw", false)),
@@ -110,21 +159,40 @@ class LlmGenerate : public Block {
           sample_column_(config.value("sample_column", "")),
           finish_reason_column_(config.value("finish_reason_column", "")),
           usage_column_(config.value("usage_column", "")),
-          caller_(name, config, env) {
+          random_rotation_(config.value("rotation", "cycle") == "random"),
+          prompt_index_column_(config.value("prompt_index_column", "prompt_index")),
+          sampling_column_(config.value("sampling_column", "sampling_values")),
+          sampling_lists_(std::move(split.lists)),
+          caller_(name, split.config, env) {
         if (config.value("pre_query", false)) setup_pre_query(config);
+        // Every listed value must make valid sampling on its own: checked now, named by its place.
+        for (const auto& [key, list] : sampling_lists_)
+            for (size_t i = 0; i < list.size(); ++i) {
+                try {
+                    caller_.sampling_with(Json{{key, list[i]}});
+                } catch (const UserError& e) {
+                    throw ConfigError(fmt::format("config.sampling.{}[{}]: {}", key, i, e.what()));
+                }
+            }
         if (raw_ && (system_ || !examples_.empty()))
             throw ConfigError("config.raw: a raw prompt has no chat turns, so system and examples cannot be used");
         if (merge_json_ && mode_ != ParseMode::json) throw ConfigError("config.merge_json: needs parse: json");
     }
 
     void process(std::vector<Record>&& rows, Emitter& out) override {
+        // Rotation counts the records this block has received, over every batch (and resume).
+        const uint64_t first_index = received_;
+        received_ += rows.size();
+
         // 1. Render one request per (row, sample).
         std::vector<blocks::LlmCall> calls;
         std::vector<bool> rejected(rows.size(), false);
+        std::vector<Rotated> rotated(rows.size());
         for (size_t r = 0; r < rows.size(); ++r) {
             llm::Request base;
+            rotated[r] = rotate(first_index + r);
             try {
-                base = render(rows[r]);
+                base = render(rows[r], rotated[r].prompt);
             } catch (const TemplateError& e) {
                 out.reject(std::move(rows[r]), e.what());
                 rejected[r] = true;
@@ -132,7 +200,11 @@ class LlmGenerate : public Block {
             }
             for (int s = 0; s < n_; ++s) {
                 // A pre-query is the same text for every record: the record seeds it.
-                calls.push_back(caller_.make_call(base, s, pre_query_ ? rows[r].dump() : std::string()));
+                const std::string salt = pre_query_ ? rows[r].dump() : std::string();
+                if (rotated[r].sampling)
+                    calls.push_back(caller_.make_call(base, *rotated[r].sampling, s, salt));
+                else
+                    calls.push_back(caller_.make_call(base, s, salt));
                 if (!pre_query_stop_.empty()) calls.back().request.sampling.stop.push_back(pre_query_stop_);
             }
         }
@@ -177,26 +249,118 @@ class LlmGenerate : public Block {
                     if (!sample_column_.empty()) row[sample_column_] = s;
                     if (!finish_reason_column_.empty()) row[finish_reason_column_] = finish[j];
                     if (!usage_column_.empty()) row[usage_column_] = usage[j];
+                    stamp_rotation(row, rotated[r]);
                     produced.push_back(std::move(row));
                 }
             }
             // A record whose every sample failed is rejected with the first reason; partial
             // success keeps what worked (the failures are counted in metadata).
-            if (produced.empty()) out.reject(std::move(rows[r]), why);
+            if (produced.empty()) {
+                stamp_rotation(rows[r], rotated[r]);
+                out.reject(std::move(rows[r]), why);
+            }
             for (auto& p : produced) out.emit(std::move(p));
         }
     }
 
     Json metrics() const override { return caller_.metrics(); }
 
+    // The rotation position survives a crash with the batch that advanced it, so a resumed
+    // run gives the next record the template and values the uninterrupted run would have.
+    std::string take_state_delta() override {
+        if (!rotating() || received_ == saved_received_) return {};
+        saved_received_ = received_;
+        return std::to_string(received_);
+    }
+    void restore_state(const std::vector<std::string>& deltas) override {
+        if (deltas.empty()) return;
+        try {
+            received_ = saved_received_ = std::stoull(deltas.back());
+        } catch (const std::exception&) {
+            throw RunError("llm_generate '" + name() + "': its saved rotation state in the run store is damaged");
+        }
+    }
+
   private:
+    // What rotation gave one record: a template and, with sampling lists, its own sampling.
+    struct Rotated {
+        size_t prompt = 0;
+        std::optional<llm::SamplingParams> sampling;
+        Json values;  // the rotated options' values as sent
+    };
+
+    bool rotating() const { return prompts_.size() > 1 || !sampling_lists_.empty(); }
+
+    // cycle: entry index mod length of every list. random: drawn from the run's seed, the
+    // block's name, the round and the index alone, so batching and timing change nothing.
+    Rotated rotate(uint64_t index) {
+        Rotated out;
+        if (!rotating()) return out;
+        Rng rng(mix_seed(mix_seed(mix_seed(env_.seed, name()), current_round(env_)), index));
+        auto pick = [&](size_t size) -> size_t {
+            if (size <= 1) return 0;
+            return random_rotation_ ? static_cast<size_t>(rng.below(size)) : static_cast<size_t>(index % size);
+        };
+        out.prompt = pick(prompts_.size());
+        if (sampling_lists_.empty()) return out;
+        Json chosen = Json::object();
+        for (const auto& [key, list] : sampling_lists_) chosen[key] = list[pick(list.size())];
+        std::string cache_key = chosen.dump();
+        auto it = sampling_cache_.find(cache_key);
+        if (it == sampling_cache_.end()) it = sampling_cache_.emplace(cache_key, caller_.sampling_with(chosen)).first;
+        out.sampling = it->second;
+        out.values = Json::object();
+        // What the request carries: a --set sampling.NAME override wins over the rotation.
+        for (const auto& [key, _] : sampling_lists_) out.values[key] = sampling_value(it->second, key);
+        return out;
+    }
+
+    void stamp_rotation(Record& row, const Rotated& r) const {
+        if (!row.is_object()) return;
+        if (prompts_.size() > 1 && !prompt_index_column_.empty()) row[prompt_index_column_] = r.prompt;
+        if (!sampling_lists_.empty() && !sampling_column_.empty()) row[sampling_column_] = r.values;
+    }
+
+    // prompt / prompt_file (one template) or prompts / prompt_files (several, rotated).
+    static std::vector<Template> compile_prompts(const Json& config, const BlockEnv& env) {
+        const bool pre_query = config.value("pre_query", false);
+        const bool many = config.contains("prompts") || config.contains("prompt_files");
+        std::vector<Template> out;
+        if (!many) {
+            if (auto t = compile(config, "prompt", env, !pre_query)) out.push_back(std::move(*t));
+            return out;
+        }
+        if (pre_query) throw ConfigError("config.prompts: a pre-query request has no prompt");
+        int given = config.contains("prompts") + config.contains("prompt_files") + config.contains("prompt_file") +
+                    (config.contains("prompt") && !config["prompt"].get<std::string>().empty());
+        if (given > 1) throw ConfigError("config.prompts: give one of prompt, prompt_file, prompts or prompt_files");
+        if (config.contains("prompts")) {
+            const Json& list = config["prompts"];
+            for (size_t i = 0; i < list.size(); ++i) {
+                const std::string where = fmt::format("config.prompts[{}]", i);
+                if (list[i].get<std::string>().empty()) throw ConfigError(where + ": an empty prompt template");
+                out.push_back(Template::compile(list[i].get<std::string>(), where));
+            }
+        } else {
+            const Json& list = config["prompt_files"];
+            for (size_t i = 0; i < list.size(); ++i) {
+                const std::string where = fmt::format("config.prompt_files[{}]", i);
+                std::string source = blocks::read_config_file(env.flow_dir, list[i].get<std::string>(),
+                                                              fmt::format("prompt_files[{}]", i));
+                if (source.empty()) throw ConfigError(where + ": the file is empty");
+                out.push_back(Template::compile(source, where));
+            }
+        }
+        return out;
+    }
+
     // Magpie needs the model's own template up to the start of a user's words. The llama
     // backend has the template; an OpenAI-compatible server applies it inside its chat
     // endpoint, where the model would answer instead of asking, so there the flow names
     // the opening and it goes out as a raw completion.
     void setup_pre_query(const Json& config) {
         pre_query_ = true;
-        if (raw_ || !examples_.empty() || prompt_)
+        if (raw_ || !examples_.empty() || !prompts_.empty())
             throw ConfigError("config.pre_query: a pre-query request has no prompt, examples or raw text");
         const Json& llm = caller_.llm_config();
         std::string backend = llm.value("backend", "llama");
@@ -261,7 +425,7 @@ class LlmGenerate : public Block {
         }
     }
 
-    llm::Request render(const Record& row) const {
+    llm::Request render(const Record& row, size_t prompt_index) const {
         llm::Request req;
         if (pre_query_) {
             if (!pre_query_text_.empty()) {
@@ -273,7 +437,7 @@ class LlmGenerate : public Block {
             return req;
         }
         req.sampling = caller_.sampling();
-        std::string user = prompt_->render(row);
+        std::string user = prompts_.at(prompt_index).render(row);
         if (raw_) {
             req.prompt = std::move(user);
         } else {
@@ -289,7 +453,7 @@ class LlmGenerate : public Block {
     }
 
     BlockEnv env_;
-    std::optional<Template> prompt_;
+    std::vector<Template> prompts_;  // one, or several in rotation; none for a pre-query
     std::optional<Template> system_;
     std::vector<Example> examples_;
     bool raw_;
@@ -306,6 +470,13 @@ class LlmGenerate : public Block {
     bool pre_query_ = false;
     std::string pre_query_text_;  // openai: the user-turn opening sent as a raw prompt
     std::string pre_query_stop_;  // openai presets: where the user's turn ends
+    bool random_rotation_;
+    std::string prompt_index_column_;
+    std::string sampling_column_;
+    std::vector<std::pair<std::string, Json>> sampling_lists_;   // option -> values, in option order
+    std::map<std::string, llm::SamplingParams> sampling_cache_;  // by the chosen values' JSON
+    uint64_t received_ = 0;                                      // records received, all batches
+    uint64_t saved_received_ = 0;
     blocks::LlmCaller caller_;
 };
 
@@ -318,7 +489,17 @@ std::unique_ptr<Block> make_llm_generate(const std::string& name, const Json& co
 const bool registered = [] {
     Json schema = Json::parse(kSchema);
     schema["properties"]["llm"] = llm::llm_config_schema();
-    schema["properties"]["sampling"] = llm::sampling_schema();
+    // Numeric sampling options may be lists here: the block rotates them over its records.
+    Json sampling = llm::sampling_schema();
+    for (const auto& key : rotatable_sampling()) {
+        Json one = sampling["properties"][key];
+        Json described = one;
+        described.erase("description");
+        sampling["properties"][key] = {
+            {"anyOf", {described, {{"type", "array"}, {"minItems", 1}, {"items", described}}}},
+            {"description", one.value("description", "") + "; a list is rotated over the records (see rotation)"}};
+    }
+    schema["properties"]["sampling"] = std::move(sampling);
     BlockRegistry::global().add({"llm_generate",
                                  "Ask a model with a prompt rendered from each record; parse the answer into columns",
                                  std::move(schema), make_llm_generate});

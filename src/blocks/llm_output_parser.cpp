@@ -5,7 +5,9 @@
 
 #include <re2/re2.h>
 
+#include <algorithm>
 #include <cctype>
+#include <string_view>
 
 namespace synthforge::blocks {
 
@@ -45,6 +47,33 @@ size_t list_marker(std::string_view line) {
     return 0;
 }
 
+// JSON in an answer nested deeper than this is not taken: copying, serialising and
+// schema-checking a Json recurse once per level, and an answer of 100 000 '[' (200 KB,
+// well inside max_response_bytes) would overflow the stack. Real answers nest a few levels.
+constexpr size_t kMaxAnswerJsonDepth = 256;
+
+// The deepest nesting of objects and arrays in `text`, brackets inside strings not counted.
+size_t json_nesting(std::string_view text) {
+    size_t depth = 0, deepest = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < text.size(); ++i) {
+        char c = text[i];
+        if (in_string) {
+            if (c == '\\')
+                ++i;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '{' || c == '[') {
+            deepest = std::max(deepest, ++depth);
+        } else if ((c == '}' || c == ']') && depth > 0) {
+            --depth;
+        }
+    }
+    return deepest;
+}
+
 }  // namespace
 
 std::vector<std::string> parse_list_items(const std::string& text) {
@@ -76,14 +105,21 @@ std::vector<std::string> parse_list_items(const std::string& text) {
 
 std::optional<Json> extract_json(const std::string& text) {
     // Try the whole text first, then every position where an object or array starts.
-    Json whole = Json::parse(text, nullptr, false);
-    if (!whole.is_discarded() && (whole.is_object() || whole.is_array())) return whole;
+    if (json_nesting(text) <= kMaxAnswerJsonDepth) {
+        Json whole = Json::parse(text, nullptr, false);
+        if (!whole.is_discarded() && (whole.is_object() || whole.is_array())) return whole;
+    }
+    // Each start scans to its closing bracket or the end, and a balanced candidate is parsed:
+    // quadratic on an answer full of unclosed or invalid brackets, so the work stops after a
+    // budget linear in the answer's length (real answers succeed at their first bracket).
+    size_t budget = 16 * text.size() + 4096;
     for (size_t i = 0; i < text.size(); ++i) {
         if (text[i] != '{' && text[i] != '[') continue;
         char open = text[i], close = open == '{' ? '}' : ']';
         int depth = 0;
         bool in_string = false;
         for (size_t j = i; j < text.size(); ++j) {
+            if (budget-- == 0) return std::nullopt;
             char c = text[j];
             if (in_string) {
                 if (c == '\\')
@@ -95,7 +131,11 @@ std::optional<Json> extract_json(const std::string& text) {
             } else if (c == open) {
                 ++depth;
             } else if (c == close && --depth == 0) {
-                Json v = Json::parse(text.substr(i, j - i + 1), nullptr, false);
+                std::string_view candidate = std::string_view(text).substr(i, j - i + 1);
+                if (2 * candidate.size() > budget) return std::nullopt;
+                budget -= 2 * candidate.size();  // the nesting check and the parse
+                if (json_nesting(candidate) > kMaxAnswerJsonDepth) break;
+                Json v = Json::parse(candidate, nullptr, false);
                 if (!v.is_discarded()) return v;
                 break;
             }
@@ -141,8 +181,12 @@ ParseResult OutputParser::parse(const std::string& text, const std::string& fini
         case ParseMode::json: {
             auto v = extract_json(text);
             if (!v) {
-                r.error = finish_reason == "length" ? "no complete JSON in the response (cut at max_tokens)"
-                                                    : "no JSON object or array in the response";
+                if (json_nesting(text) > kMaxAnswerJsonDepth)
+                    r.error =
+                        "JSON in the response nests deeper than " + std::to_string(kMaxAnswerJsonDepth) + " levels";
+                else
+                    r.error = finish_reason == "length" ? "no complete JSON in the response (cut at max_tokens)"
+                                                        : "no JSON object or array in the response";
                 break;
             }
             if (impl_->schema) {

@@ -35,7 +35,8 @@ class OutputParser {
 // continue an item are joined to it. Text before the first item is ignored.
 std::vector<std::string> parse_list_items(const std::string& text);
 
-// The first JSON object or array in `text` (fenced ```json blocks and chatter around it allowed).
+// The first JSON object or array in `text` (fenced ```json blocks and chatter around it allowed),
+// nested at most 256 levels deep; linear time in the length of `text`.
 std::optional<Json> extract_json(const std::string& text);
 
 }  // namespace synthforge::blocks

@@ -8,10 +8,14 @@
 #include "synthforge/errors.h"
 #include "synthforge/llm/client_pool.h"
 
+#include <fcntl.h>
 #include <fmt/chrono.h>
 #include <fmt/format.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <ctime>
 #include <memory>
 #include <set>
@@ -46,9 +50,11 @@ void append_lines(std::string& out, const std::vector<Record>& rows) {
 class InputStream {
   public:
     // `generate`: with no input files, the stream is this many records {"index": i}.
-    InputStream(const RunOptions& options, std::function<void(const BadRecord&)> on_bad, uint64_t generate = 0)
+    InputStream(const RunOptions& options, const Limits& limits, std::function<void(const BadRecord&)> on_bad,
+                uint64_t generate = 0)
         : paths_(options.inputs), generate_(paths_.empty() ? generate : 0) {
         bytes_total_ = generate_;  // progress counts generated records as "bytes"
+        read_options_.max_record_bytes = limits.max_record_bytes;
         read_options_.format = options.input_format;
         read_options_.text_unit = options.text_unit;
         read_options_.skip_bad_records = options.skip_bad_records;
@@ -57,9 +63,53 @@ class InputStream {
             std::error_code ec;
             bytes_total_ += std::filesystem::file_size(p, ec);
         }
+        if (options.shard.sharded()) start_shard(options.shard);
     }
 
+    // Sharded (--shard I/N): only records [first_, last_) of the whole stream come out. A bad
+    // input record belongs to the shard of the next good record after it (the last shard
+    // takes those after the final one), so each is rejected by exactly one shard.
     bool next(Record& out, SourcePos& pos) {
+        if (!sharded_) return next_record(out, pos);
+        while (true) {
+            if (seen_ >= last_ && !last_shard_) return false;  // the rest belongs to later shards
+            if (!next_record(out, pos)) return false;
+            if (seen_++ >= first_) return true;
+        }
+    }
+
+  private:
+    void start_shard(const ShardSpec& shard) {
+        // Contiguous slices need the record count: one counting pass over the inputs
+        // (the run's identity hashes them all anyway). Generated rows are counted already.
+        uint64_t total = generate_;
+        if (!generate_) {
+            ReadOptions counting = read_options_;
+            counting.on_bad_record = [](const BadRecord&) {};
+            for (const auto& p : paths_) {
+                auto reader = open_reader(p, counting);
+                Record rec;
+                SourcePos pos;
+                while (reader->next(rec, pos)) ++total;
+            }
+        }
+        std::tie(first_, last_) = shard_range(total, shard);
+        if (generate_) {
+            // Generated rows carry their global index, so the slice is just a narrower range.
+            generated_ = first_;
+            generate_ = last_;
+            return;
+        }
+        last_shard_ = shard.index + 1 == shard.count;
+        total_ = total;
+        sharded_ = true;
+        auto forward = std::move(read_options_.on_bad_record);
+        read_options_.on_bad_record = [this, forward](const BadRecord& bad) {
+            if (forward && ((seen_ >= first_ && seen_ < last_) || (last_shard_ && seen_ >= total_))) forward(bad);
+        };
+    }
+
+    bool next_record(Record& out, SourcePos& pos) {
         if (generate_) {
             if (generated_ >= generate_) return false;
             out = Record{{"index", generated_}};
@@ -77,9 +127,11 @@ class InputStream {
         return false;
     }
 
+  public:
     Json position() const {
         if (generate_) return {{"file", 0}, {"generated", generated_}};
         Json p = {{"file", file_}};
+        if (sharded_) p["shard_seen"] = seen_;
         if (reader_) {
             auto rp = reader_->position();
             p["offset"] = rp.offset;
@@ -95,6 +147,7 @@ class InputStream {
             return;
         }
         file_ = p.at("file").get<size_t>();
+        seen_ = p.value("shard_seen", uint64_t{0});
         reader_.reset();
         bytes_done_ = 0;
         for (size_t i = 0; i < file_ && i < paths_.size(); ++i) {
@@ -121,6 +174,10 @@ class InputStream {
     uint64_t bytes_done_ = 0;
     uint64_t generate_ = 0;
     uint64_t generated_ = 0;
+    bool sharded_ = false;
+    bool last_shard_ = false;
+    uint64_t first_ = 0, last_ = 0, total_ = 0;  // this shard's records [first_, last_) of total_
+    uint64_t seen_ = 0;                          // good records read so far, all shards' included
 };
 
 // Rows of the previous stage, read back from the run store for a barrier block.
@@ -172,7 +229,64 @@ BlockEnv block_env(const Flow& flow, const RunOptions& options) {
     env.llm_overrides = flow.llm_overrides;
     env.sampling_defaults = flow.sampling_defaults;
     env.sampling_overrides = flow.sampling_overrides;
+    env.input_paths = options.inputs;
+    env.limits = flow.limits;
     return env;
+}
+
+// One block as the executor runs it. A `flow` block is replaced by its sub-flow's blocks
+// (recursively), so their barriers become stages and their work is checkpointed batch by
+// batch like any block. Inside a sub-flow a block keeps its own name — its random draws and
+// request seeds derive from it, so the sub-flow's rows equal those of the sub-flow run alone —
+// while the run store, counts and rejects know it as "<flow block>/<name>".
+struct ExpandedBlock {
+    std::string name;      // qualified: unique in the run
+    std::string own_name;  // the name in its own flow file
+    std::string type;
+    Json config;
+    Json when;
+    std::filesystem::path flow_dir;  // its flow file's folder: prompt and data files resolve here
+    Json llm_defaults;               // its flow file's `llm:` and `sampling:`
+    Json sampling_defaults;
+};
+
+void expand_blocks(const Json& blocks, const std::string& prefix, const std::filesystem::path& dir,
+                   const Json& llm_defaults, const Json& sampling_defaults, std::vector<ExpandedBlock>& out) {
+    for (const auto& b : blocks) {
+        const std::string name = b.at("name").get<std::string>();
+        const std::string type = b.at("type").get<std::string>();
+        const Json& config = b.at("config");
+        if (type == kFlowType) {
+            if (!config.contains("resolved"))
+                throw std::logic_error("flow block '" + prefix + name + "' was not resolved by the loader");
+            const Json& sub = config["resolved"];
+            auto sub_dir = (dir / std::filesystem::path(config.at("file").get<std::string>()).parent_path());
+            expand_blocks(sub.at("blocks"), prefix + name + "/", sub_dir.lexically_normal(), sub.at("llm"),
+                          sub.at("sampling"), out);
+            continue;
+        }
+        out.push_back(
+            {prefix + name, name, type, config, b.value("when", Json()), dir, llm_defaults, sampling_defaults});
+    }
+}
+
+std::vector<ExpandedBlock> expand_flow(const Flow& flow) {
+    Json blocks = Json::array();
+    for (const auto& b : flow.blocks) {
+        Json item = {{"name", b.name}, {"type", b.type}, {"config", b.config}};
+        if (!b.when.is_null()) item["when"] = b.when;
+        blocks.push_back(std::move(item));
+    }
+    std::vector<ExpandedBlock> out;
+    expand_blocks(blocks, "", flow.path.parent_path(), flow.llm_defaults, flow.sampling_defaults, out);
+    return out;
+}
+
+std::unique_ptr<Block> make_expanded(const ExpandedBlock& b, BlockEnv env) {
+    env.flow_dir = b.flow_dir;
+    env.llm_defaults = b.llm_defaults;
+    env.sampling_defaults = b.sampling_defaults;
+    return make_block(b.own_name, b.type, b.config, b.when, env);
 }
 
 class Executor {
@@ -198,11 +312,30 @@ class Executor {
     }
 
   private:
+    // A probe file rather than access(): it asks the file system itself, so a network file
+    // system squashing root, ACLs and other server-side checks answer too.
+    static void check_output_writable(const std::filesystem::path& output) {
+        const auto parent = std::filesystem::absolute(output).parent_path();
+        std::error_code ec;
+        if (!std::filesystem::is_directory(parent, ec))
+            throw UserError("cannot write " + output.string() + ": " + parent.string() +
+                            (std::filesystem::exists(parent, ec) ? " is not a directory" : " does not exist"));
+        auto probe = output;
+        probe += ".probe-" + std::to_string(::getpid());  // not the writer's .tmp- name
+        const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+        if (fd < 0) throw UserError("cannot write " + output.string() + ": " + std::strerror(errno));
+        ::close(fd);
+        ::unlink(probe.c_str());
+    }
+
     void prepare_run_dir() {
         if (options_.run_dir.empty()) throw UserError("no run directory given");
+        // Before any work and before a run store exists: an output that cannot be written
+        // would otherwise fail only at the end, after every model call was paid for.
+        if (!options_.output.empty()) check_output_writable(options_.output);
         std::error_code ec;
         auto db = options_.run_dir / "run.sqlite";
-        Json identity = detail::run_identity(flow_, options_.inputs, options_.seed);
+        Json identity = detail::run_identity(flow_, options_.inputs, options_.seed, options_.shard);
         if (options_.resume) {
             if (!std::filesystem::exists(db))
                 throw UserError("cannot resume " + options_.run_dir.string() + ": it holds no run (no run.sqlite)");
@@ -246,12 +379,12 @@ class Executor {
         BlockEnv env = block_env(flow_, options_);
         env.llm = pool_.get();
         env.on_progress = [this] { report_progress(current_stage_, false); };
-        for (const auto& spec : flow_.blocks) {
-            auto block = make_block(spec.name, spec.type, spec.config, spec.when, env);
-            auto deltas = store_->state_deltas(spec.name);
+        for (const auto& b : expand_flow(flow_)) {
+            auto block = make_expanded(b, env);
+            auto deltas = store_->state_deltas(b.name);
             if (!deltas.empty()) block->restore_state(deltas);
             blocks_.push_back(std::move(block));
-            stats_.push_back({spec.name, spec.type});
+            stats_.push_back({b.name, b.type});
         }
     }
 
@@ -275,7 +408,8 @@ class Executor {
         for (size_t k = first; k < ids.size(); ++k) {
             size_t id = ids[k];
             Block& block = *blocks_[id];
-            Emitter emitter(block.name());
+            const std::string& name = stats_[id].name;  // sub-flow blocks: "<flow block>/<name>"
+            Emitter emitter(name);
             uint64_t in = rows.size();
             auto t0 = Clock::now();
             block.process(std::move(rows), emitter);
@@ -284,8 +418,7 @@ class Executor {
             append_lines(rejected, emitter.rejected());
             rejected_count += emitter.rejected().size();
             record_counts(counts, id, in, rows.size(), emitter.rejected().size(), dt);
-            if (auto delta = block.take_state_delta(); !delta.empty())
-                commit.state_deltas[block.name()] = std::move(delta);
+            if (auto delta = block.take_state_delta(); !delta.empty()) commit.state_deltas[name] = std::move(delta);
         }
         append_lines(commit.output_rows, rows);
         commit.output_count = rows.size();
@@ -303,7 +436,7 @@ class Executor {
     }
 
     void record_counts(Json& counts, size_t id, uint64_t in, uint64_t out, uint64_t rejected, double seconds) {
-        auto& c = counts[blocks_[id]->name()];
+        auto& c = counts[stats_[id].name];
         if (!c.is_object()) c = Json::object();
         c["rows_in"] = c.value("rows_in", uint64_t{0}) + in;
         c["rows_out"] = c.value("rows_out", uint64_t{0}) + out;
@@ -323,7 +456,7 @@ class Executor {
             rejected += '\n';
             ++rejected_count;
         };
-        InputStream input(options_, reject_input, flow_.input.rows);
+        InputStream input(options_, flow_.limits, reject_input, flow_.input.rows);
         input_ = &input;
         uint64_t index = store_->batches_done(0);
         if (auto pos = store_->last_reader_position()) input.seek(Json::parse(*pos));
@@ -364,12 +497,13 @@ class Executor {
     void run_barrier_stage(int stage) {
         size_t barrier_id = stages_[stage].blocks.front();
         Block& barrier = *blocks_[barrier_id];
+        const std::string& barrier_name = stats_[barrier_id].name;
         StoredRows source(*store_, stage - 1);
         const uint64_t done = store_->batches_done(stage);
         // A block that resumes from its own state emits only new rows; any other
         // barrier replays finish() from the start and its committed chunks are skipped.
         uint64_t chunk = barrier.resumes_from_state() ? done : 0;
-        Emitter emitter(barrier.name());
+        Emitter emitter(barrier_name);
         auto t0 = Clock::now();
         // finish() is deterministic, so on resume the chunks already committed are
         // produced again and skipped.
@@ -383,13 +517,13 @@ class Executor {
             stats_[barrier_id].seconds += seconds_since(t0);
             // The barrier saw every row at once: its rows_in is counted on its first chunk.
             Json counts = Json::object();
-            counts[barrier.name()] = {{"rows_in", index == 0 ? source.size() : 0},
-                                      {"rows_out", rows.size()},
-                                      {"rows_rejected", rejected_rows.size()}};
+            counts[barrier_name] = {{"rows_in", index == 0 ? source.size() : 0},
+                                    {"rows_out", rows.size()},
+                                    {"rows_rejected", rejected_rows.size()}};
             std::string rejected;
             append_lines(rejected, rejected_rows);
             std::map<std::string, std::string> deltas;
-            if (auto delta = barrier.take_state_delta(); !delta.empty()) deltas[barrier.name()] = std::move(delta);
+            if (auto delta = barrier.take_state_delta(); !delta.empty()) deltas[barrier_name] = std::move(delta);
             process_and_commit(stage, index, std::move(rows), 1, std::move(rejected), rejected_rows.size(), "",
                                std::move(counts), std::move(deltas));
             t0 = Clock::now();
@@ -431,6 +565,9 @@ class Executor {
         summary.seconds = seconds_since(start_);
         for (const auto& b : blocks_)
             if (Json m = b->metrics(); m.is_object()) summary.llm_failures += m.value("failures", uint64_t{0});
+        // The block metrics count this process only: after a resume, requests that failed
+        // before the kill are known from their rejected rows, so the exit code still says so.
+        summary.llm_failures = std::max(summary.llm_failures, llm_failed_rows_);
         store_->set_meta("finished_at", utc_now());
         write_metadata("complete", "", &summary);
         report_progress(last, true);
@@ -456,10 +593,13 @@ class Executor {
         auto write_to = [&](const std::filesystem::path& p) {
             auto writer = open_writer(p, p == path ? Format::jsonl : resolve_format(p, ""));
             n = 0;
+            llm_failed_rows_ = 0;
             store_->for_each_rejected([&](std::string_view chunk) {
                 for_each_line(chunk, [&](std::string_view line) {
                     writer->write_json_line(line);
                     ++n;
+                    // The reason LlmCaller gives a record whose request failed (blocks/llm_call.cpp).
+                    if (line.find("\"_reason\":\"LLM request failed: ") != std::string_view::npos) ++llm_failed_rows_;
                 });
             });
             writer->commit();
@@ -550,8 +690,14 @@ class Executor {
                               {"rows_rejected", b.rows_rejected},
                               {"seconds", b.seconds}};
                 if (i < blocks_.size())
-                    if (Json metrics = blocks_[i]->metrics(); !metrics.is_null())
+                    if (Json metrics = blocks_[i]->metrics(); !metrics.is_null()) {
+                        // A DP block's budget is its own section, next to (not inside) its LLM figures.
+                        if (metrics.is_object() && metrics.contains("privacy")) {
+                            entry["privacy"] = std::move(metrics["privacy"]);
+                            metrics.erase("privacy");
+                        }
                         entry[b.type == kRepeatType ? "loop" : "llm"] = std::move(metrics);
+                    }
                 blocks.push_back(std::move(entry));
             }
             m["blocks"] = blocks;
@@ -580,6 +726,7 @@ class Executor {
     uint64_t rows_out_session_ = 0;
     uint64_t rejected_session_ = 0;
     uint64_t rows_written_ = 0;
+    uint64_t llm_failed_rows_ = 0;  // rejected rows of failed LLM requests, every process of the run
     BlockStats input_stats_;
     int current_stage_ = 0;
 };
@@ -602,6 +749,7 @@ class MemoryRows : public RowSource {
 Preview preview_flow(const Flow& flow, const RunOptions& options, size_t n) {
     Preview preview;
     ReadOptions ro;
+    ro.max_record_bytes = flow.limits.max_record_bytes;
     ro.format = options.input_format;
     ro.text_unit = options.text_unit;
     ro.skip_bad_records = options.skip_bad_records;
@@ -617,9 +765,9 @@ Preview preview_flow(const Flow& flow, const RunOptions& options, size_t n) {
         for (uint64_t i = 0; i < flow.input.rows && rows.size() < n; ++i) rows.push_back(Record{{"index", i}});
     BlockEnv env = block_env(flow, options);
     env.on_dry_run_request = [&](const Json& request) { preview.requests.push_back(request); };
-    for (const auto& spec : flow.blocks) {
-        auto block = make_block(spec.name, spec.type, spec.config, spec.when, env);
-        Emitter emitter(block->name());
+    for (const auto& b : expand_flow(flow)) {
+        auto block = make_expanded(b, env);
+        Emitter emitter(b.name);
         if (block->needs_all_rows())
             block->finish(MemoryRows(std::move(rows)), emitter);
         else

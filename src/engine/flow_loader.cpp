@@ -1,3 +1,5 @@
+#include "flow_depth.h"
+#include "privacy_level.h"
 #include "schema_check.h"
 #include "synthforge/engine/flow.h"
 #include "synthforge/engine/plugin.h"
@@ -100,7 +102,9 @@ class FlowValidator {
         read_input(flow);
         read_plugins(flow);
         read_llm_defaults(flow);
+        if (doc_.contains("limits")) flow.limits = Limits::from_json(doc_["limits"]);  // schema-checked above
         read_blocks(flow);
+        if (diags_.empty()) read_privacy(flow);
         return diags_;
     }
 
@@ -110,11 +114,20 @@ class FlowValidator {
         if (!in) throw UserError("cannot open flow " + file_ + ": " + std::strerror(errno));
         std::stringstream ss;
         ss << in.rdbuf();
+        if (auto problem = detail::check_flow_encoding(ss.str(), file_)) {
+            diags_.push_back(std::move(*problem));
+            return false;
+        }
         YAML::Node root;
         try {
             root = YAML::Load(ss.str());
         } catch (const YAML::Exception& e) {
             diags_.push_back({file_, {e.mark.line + 1, e.mark.column + 1}, "", "YAML syntax error: " + e.msg});
+            return false;
+        }
+        // Before converting: the conversion recurses per level and expands every alias.
+        if (auto problem = detail::check_flow_size(root, file_, detail::requested_flow_depth(root))) {
+            diags_.push_back(std::move(*problem));
             return false;
         }
         auto conv = detail::yaml_to_json(root, file_);
@@ -140,9 +153,11 @@ class FlowValidator {
     }
 
     void read_params(Flow& flow) {
-        if (!doc_.contains("params")) return;
+        // A flow without `params:` still takes --set llm.* and sampling.*, and must refuse
+        // unknown names rather than ignore them.
+        const Json params = doc_.value("params", Json::object());
         std::set<std::string> declared;
-        for (const auto& [name, value] : doc_["params"].items()) {
+        for (const auto& [name, value] : params.items()) {
             ParamSpec spec;
             spec.name = name;
             if (is_long_param_form(value)) {
@@ -178,9 +193,25 @@ class FlowValidator {
                                        : "; did you mean '" + hint + "'?")});
             }
         }
+        // A parent flow's `flow` block passes typed values; they name declared params like --set.
+        for (const auto& [name, _] : options_.params.items()) {
+            if (declared.count(name)) continue;
+            std::vector<std::string> names(declared.begin(), declared.end());
+            std::string hint = detail::closest_match(name, names);
+            diags_.push_back(
+                {file_,
+                 {},
+                 "",
+                 "the including flow passes unknown parameter '" + name + "'" +
+                     (hint.empty() ? fmt::format("; this flow declares: {}",
+                                                 names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", ")))
+                                   : "; did you mean '" + hint + "'?")});
+        }
         for (const auto& spec : flow.params) {
             auto it = options_.overrides.find(spec.name);
-            if (it != options_.overrides.end()) {
+            if (options_.params.contains(spec.name)) {
+                flow.param_values[spec.name] = options_.params[spec.name];
+            } else if (it != options_.overrides.end()) {
                 try {
                     flow.param_values[spec.name] = detail::yaml_scalar_to_json(it->second);
                 } catch (const YAML::Exception& e) {
@@ -188,7 +219,9 @@ class FlowValidator {
                 }
             } else if (spec.required) {
                 add("/params/" + spec.name, "",
-                    "parameter '" + spec.name + "' is required: pass --set " + spec.name + "=VALUE");
+                    "parameter '" + spec.name + "' is required: " +
+                        (options_.including.empty() ? "pass --set " + spec.name + "=VALUE"
+                                                    : "give it in the including flow block's config.params"));
             } else {
                 flow.param_values[spec.name] = spec.default_value;
             }
@@ -236,10 +269,18 @@ class FlowValidator {
             if (doc_.contains(key)) target = substitute(doc_[key], std::string("/") + key, flow, "");
             detail::SchemaChecker checker(schema);
             for (const auto& p : checker.check(target)) add_schema_problem(p, std::string("/") + key, "");
+            // Only what --set adds is reported here (the flow's own problems were, at their line);
+            // a problem with the whole mapping has an empty pointer, and a value that is no mapping
+            // takes no keys (both found by flow_loader_fuzz).
+            if (overrides.empty() || !target.is_object()) return;
             Json with_overrides = target;
             for (const auto& [k, v] : overrides.items()) with_overrides[k] = v;
             for (const auto& p : checker.check(with_overrides))
-                diags_.push_back({"--set", {}, "", std::string(key) + "." + p.pointer.substr(1) + ": " + p.message});
+                diags_.push_back(
+                    {"--set",
+                     {},
+                     "",
+                     std::string(key) + (p.pointer.empty() ? "" : "." + p.pointer.substr(1)) + ": " + p.message});
         };
         check("llm", llm::llm_config_schema(), flow.llm_defaults, flow.llm_overrides);
         check("sampling", llm::sampling_schema(), flow.sampling_defaults, flow.sampling_overrides);
@@ -307,6 +348,21 @@ class FlowValidator {
         flow.blocks = read_block_list(doc_["blocks"], "/blocks", flow, names, false);
     }
 
+    // `privacy:` adds the blocks its level stands for around the flow's own (privacy_level.h).
+    // They are ordinary blocks from here on: validated, fingerprinted, listed in metadata.json.
+    void read_privacy(Flow& flow) {
+        if (!doc_.contains("privacy")) return;
+        detail::PrivacyPlan plan = detail::plan_privacy(doc_["privacy"], flow.blocks);
+        for (const auto& problem : plan.problems) add("/privacy", "", problem);
+        if (!plan.problems.empty()) return;
+        std::set<std::string> names;
+        for (const auto& b : flow.blocks) names.insert(b.name);
+        auto before = read_block_list(plan.before, "/privacy", flow, names, false);
+        auto after = read_block_list(plan.after, "/privacy", flow, names, false);
+        flow.blocks.insert(flow.blocks.begin(), before.begin(), before.end());
+        flow.blocks.insert(flow.blocks.end(), after.begin(), after.end());
+    }
+
     // Validates a list of blocks (the flow's, or a repeat's sub-blocks) and returns
     // their specs with params substituted and defaults filled in. Names are unique
     // across the whole flow: state in the run store is kept per block name.
@@ -319,6 +375,13 @@ class FlowValidator {
         for (size_t i = 0; i < blocks.size(); ++i) {
             const std::string base = list_pointer + "/" + std::to_string(i);
             const auto& b = blocks[i];
+            // The flow schema checks top-level blocks; a repeat's sub-blocks arrive unchecked
+            // (found by flow_loader_fuzz: a sub-block without a name crashed validation).
+            if (!b.is_object() || !b.contains("name") || !b["name"].is_string() || !b.contains("type") ||
+                !b["type"].is_string()) {
+                add(base, "", "a block needs a `name` and a `type`, both strings");
+                continue;
+            }
             BlockSpec spec;
             spec.name = b["name"].get<std::string>();
             spec.type = b["type"].get<std::string>();
@@ -334,6 +397,18 @@ class FlowValidator {
                     "unknown block type '" + spec.type + "'" + (hint.empty() ? "" : "; did you mean '" + hint + "'?") +
                         " (`synthforge blocks` lists them; plugins add more)");
                 continue;
+            }
+            if (spec.type == kFlowType) {
+                if (inside_repeat) {
+                    add(base + "/type", spec.name,
+                        "a repeat cannot hold a flow block; put the repeat inside the sub-flow instead");
+                    continue;
+                }
+                if (b.contains("when")) {
+                    add(base + "/when", spec.name,
+                        "a flow block takes no `when`; put the conditions on the sub-flow's own blocks");
+                    continue;
+                }
             }
             Json raw = b.value("config", Json::object());
             Json sub_blocks;
@@ -367,6 +442,7 @@ class FlowValidator {
             for (const auto& p : checker.check(config)) add_schema_problem(p, base + "/config", spec.name);
             if (diags_.size() != before) continue;
             spec.config = detail::apply_defaults(type->config_schema, std::move(config));
+            if (spec.type == kFlowType && !resolve_sub_flow(spec, base)) continue;
             if (b.contains("when")) {
                 spec.when = substitute(b["when"], base + "/when", flow, spec.name);
                 // The conditions are a filter's: checked against its schema, reported at `when`.
@@ -394,6 +470,74 @@ class FlowValidator {
             specs.push_back(std::move(spec));
         }
         return specs;
+    }
+
+    // A `flow` block: loads config.file (relative to this flow's folder) with config.params and
+    // stores what it does in config.resolved, so the sub-flow's blocks, params and settings are
+    // part of this flow's fingerprint and run identity. Problems inside the sub-flow are reported
+    // at this block's `file`, each with its own place in the sub-flow's file.
+    bool resolve_sub_flow(BlockSpec& spec, const std::string& base) {
+        const std::string file = spec.config.at("file").get<std::string>();
+        std::filesystem::path target = std::filesystem::path(file);
+        if (target.is_relative()) target = path_.parent_path() / target;
+        target = target.lexically_normal();
+
+        std::vector<std::filesystem::path> chain = options_.including;
+        chain.push_back(path_.lexically_normal());
+        auto chain_text = [&](const std::filesystem::path& last) {
+            std::string text;
+            for (const auto& p : chain) text += p.string() + " -> ";
+            return text + last.string();
+        };
+        std::error_code ec;
+        const auto canonical_target = std::filesystem::weakly_canonical(target, ec);
+        for (const auto& p : chain) {
+            std::error_code ec2;
+            if (std::filesystem::weakly_canonical(p, ec2) == canonical_target) {
+                add(base + "/config/file", spec.name, "sub-flow cycle: " + chain_text(target));
+                return false;
+            }
+        }
+        if (chain.size() >= kMaxFlowDepth) {
+            add(base + "/config/file", spec.name,
+                fmt::format("sub-flows nest more than {} flow files deep: {}", kMaxFlowDepth, chain_text(target)));
+            return false;
+        }
+        if (!std::filesystem::is_regular_file(target)) {
+            add(base + "/config/file", spec.name, "config.file: no flow file " + target.string());
+            return false;
+        }
+
+        FlowOptions sub_options;
+        sub_options.load_plugins = options_.load_plugins;
+        sub_options.including = std::move(chain);
+        sub_options.params = spec.config.value("params", Json::object());
+        // --set llm.NAME / sampling.NAME reach every LLM block of the run, sub-flows included.
+        for (const auto& [name, value] : options_.overrides)
+            if (name.rfind("llm.", 0) == 0 || name.rfind("sampling.", 0) == 0) sub_options.overrides[name] = value;
+
+        Flow sub;
+        std::vector<Diagnostic> sub_diags;
+        try {
+            sub_diags = FlowValidator(target, sub_options).run(sub);
+        } catch (const UserError& e) {
+            add(base + "/config/file", spec.name, std::string("config.file: ") + e.what());
+            return false;
+        }
+        if (!sub_diags.empty()) {
+            for (const auto& d : sub_diags) add(base + "/config/file", spec.name, "in sub-flow " + d.str());
+            return false;
+        }
+        Json blocks = Json::array();
+        for (const auto& b : sub.blocks) {
+            Json item = {{"name", b.name}, {"type", b.type}, {"config", b.config}};
+            if (!b.when.is_null()) item["when"] = b.when;
+            blocks.push_back(std::move(item));
+        }
+        spec.config["resolved"] = {{"name", sub.name},        {"params", sub.param_values},
+                                   {"llm", sub.llm_defaults}, {"sampling", sub.sampling_defaults},
+                                   {"plugins", sub.plugins},  {"blocks", std::move(blocks)}};
+        return true;
     }
 
     std::filesystem::path path_;
@@ -441,6 +585,9 @@ std::string Flow::fingerprint() const {
         if (!b.when.is_null()) item["when"] = b.when;
         canonical["blocks"].push_back(std::move(item));
     }
+    // Limits change which rows are rejected; left out at their defaults so fingerprints
+    // of flows without `limits:` stay what they were.
+    if (limits != Limits{}) canonical["limits"] = limits.to_json();
     std::string text = canonical.dump();
     XXH128_hash_t h = XXH3_128bits(text.data(), text.size());
     return fmt::format("{:016x}{:016x}", h.high64, h.low64);

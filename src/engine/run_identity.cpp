@@ -37,6 +37,11 @@ void diff_config(const std::string& block, const Json& old_config, const Json& n
     for (const auto& [k, _] : new_config.items()) keys.insert(k);
     for (const auto& k : keys) {
         Json a = old_config.value(k, Json()), b = new_config.value(k, Json());
+        if (a != b && k == "resolved") {  // a `flow` block: what its sub-flow file says changed
+            out.push_back(fmt::format("block '{}': its sub-flow {} changed", block,
+                                      new_config.value("file", std::string("(config.file)"))));
+            continue;
+        }
         if (a != b)
             out.push_back(
                 fmt::format("block '{}': config.{} changed from {} to {}", block, k, short_json(a), short_json(b)));
@@ -58,21 +63,37 @@ Json input_identity(const std::vector<std::filesystem::path>& inputs) {
     return out;
 }
 
-Json run_identity(const Flow& flow, const std::vector<std::filesystem::path>& inputs, uint64_t seed) {
+Json run_identity(const Flow& flow, const std::vector<std::filesystem::path>& inputs, uint64_t seed,
+                  const ShardSpec& shard) {
     Json blocks = Json::array();
     for (const auto& b : flow.blocks) blocks.push_back({{"name", b.name}, {"type", b.type}, {"config", b.config}});
-    return {{"flow",
-             {{"name", flow.name},
-              {"fingerprint", flow.fingerprint()},
-              {"params", flow.param_values},
-              {"blocks", blocks},
-              {"plugins", flow.plugins}}},
-            {"inputs", input_identity(inputs)},
-            {"seed", seed}};
+    Json identity = {{"flow",
+                      {{"name", flow.name},
+                       {"fingerprint", flow.fingerprint()},
+                       {"params", flow.param_values},
+                       {"blocks", blocks},
+                       {"plugins", flow.plugins}}},
+                     {"inputs", input_identity(inputs)},
+                     {"seed", seed}};
+    if (shard.sharded()) identity["shard"] = {{"index", shard.index}, {"count", shard.count}};
+    return identity;
 }
+
+namespace {
+
+std::string shard_name(const Json& identity) {
+    if (!identity.contains("shard")) return "the whole input (no --shard)";
+    const Json& s = identity["shard"];
+    return fmt::format("shard {}/{}", s.value("index", uint64_t{0}), s.value("count", uint64_t{1}));
+}
+
+}  // namespace
 
 std::vector<std::string> describe_identity_changes(const Json& stored, const Json& current) {
     std::vector<std::string> out;
+    if (stored.value("shard", Json()) != current.value("shard", Json()))
+        out.push_back(fmt::format("the run is {}, now {} was asked for; each shard has its own run directory",
+                                  shard_name(stored), shard_name(current)));
     if (stored.value("seed", Json()) != current.value("seed", Json()))
         out.push_back(fmt::format("the seed changed from {} to {}", stored["seed"].dump(), current["seed"].dump()));
 

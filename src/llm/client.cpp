@@ -10,6 +10,11 @@
 namespace synthforge::llm {
 namespace {
 
+// The wording of limits.max_response_bytes (engine/limits.h) without depending on the engine.
+std::string response_too_large(size_t bytes, size_t limit) {
+    return fmt::format("response is {} bytes, over the limit of {} (limits.max_response_bytes)", bytes, limit);
+}
+
 double percentile(std::vector<double> v, double p) {
     if (v.empty()) return 0;
     std::sort(v.begin(), v.end());
@@ -50,7 +55,8 @@ ClientStats Client::stats() const {
 }
 
 std::vector<Outcome> Client::run(std::vector<Request> requests,
-                                 const std::function<void(const ClientStats&)>& on_progress) {
+                                 const std::function<void(const ClientStats&)>& on_progress,
+                                 size_t max_response_bytes) {
     std::vector<Outcome> outcomes(requests.size());
     std::vector<std::string> keys(requests.size());
     std::deque<size_t> pending;
@@ -58,6 +64,16 @@ std::vector<Outcome> Client::run(std::vector<Request> requests,
         keys[i] = cache_key(requests[i]);
         if (cache_) {
             if (auto hit = cache_->cached_response(keys[i])) {
+                // Stored by a run with a larger limit: the same failure as a fresh answer,
+                // so what a record becomes never depends on the cache.
+                if (hit->size() > max_response_bytes) {
+                    outcomes[i].error = response_too_large(hit->size(), max_response_bytes);
+                    std::lock_guard lock(mutex_);
+                    ++stats_.requests;
+                    ++stats_.cached;
+                    ++stats_.failures;
+                    continue;
+                }
                 Response r = Response::from_json(Json::parse(*hit));
                 r.cached = true;
                 outcomes[i].response = std::move(r);
@@ -86,6 +102,17 @@ std::vector<Outcome> Client::run(std::vector<Request> requests,
         }
         for (auto& [id, outcome] : backend_->wait(std::chrono::milliseconds(200))) {
             --in_flight;
+            // The body is already in memory (the backend bounds it by its own means); this
+            // keeps an oversized answer out of the run store, the rows and every later block.
+            std::string stored;
+            if (outcome.ok()) {
+                stored = outcome.response->to_json().dump();
+                if (stored.size() > max_response_bytes) {
+                    outcome.error = response_too_large(stored.size(), max_response_bytes);
+                    outcome.response.reset();
+                    stored.clear();
+                }
+            }
             {
                 std::lock_guard lock(mutex_);
                 ++stats_.requests;
@@ -105,7 +132,7 @@ std::vector<Outcome> Client::run(std::vector<Request> requests,
             }
             // Stored at once, each in its own transaction: a crash right after never
             // pays for this answer again.
-            if (outcome.ok() && cache_) cache_->put_response(keys[id], outcome.response->to_json().dump());
+            if (outcome.ok() && cache_) cache_->put_response(keys[id], stored);
             outcomes[id] = std::move(outcome);
         }
         if (on_progress) on_progress(stats());

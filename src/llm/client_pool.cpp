@@ -37,6 +37,7 @@ Json llm_config_schema() {
         "max_tokens_field": {"enum": ["max_tokens", "max_completion_tokens"], "description": "openai: the request field carrying the length cap on chat requests; OpenAI's newer models need max_completion_tokens (default max_tokens)"},
         "timeout_s": {"type": "number", "minimum": 0, "description": "openai: per-attempt timeout (default 120)"},
         "max_attempts": {"type": "integer", "minimum": 1, "description": "openai: attempts per request (default 5)"},
+        "all_down_timeout_s": {"type": "number", "minimum": 0, "description": "openai: once every endpoint is ejected (failing), queued requests fail after this many seconds (default 300)"},
         "requests_per_minute": {"type": "number", "minimum": 0, "description": "openai: per-endpoint rate limit, 0 = none"},
         "tokens_per_minute": {"type": "number", "minimum": 0, "description": "openai: per-endpoint token budget, 0 = none"},
         "event_loop_threads": {"type": "integer", "minimum": 0, "description": "openai: threads driving HTTP transfers, 0 = automatic (min(2, cores)); only very fast servers need more than one"}
@@ -91,6 +92,8 @@ std::unique_ptr<Backend> make_backend(const Json& c, const std::filesystem::path
         o.max_concurrency = concurrency;
         o.timeout_s = c.value("timeout_s", o.timeout_s);
         o.max_attempts = c.value("max_attempts", o.max_attempts);
+        // Without it a dead server holds a run for the default 300 s however short timeout_s is.
+        o.all_down_timeout_s = c.value("all_down_timeout_s", o.all_down_timeout_s);
         o.requests_per_minute = c.value("requests_per_minute", 0.0);
         o.tokens_per_minute = c.value("tokens_per_minute", 0.0);
         o.event_loop_threads = c.value("event_loop_threads", o.event_loop_threads);

@@ -280,6 +280,7 @@ class LlamaBackend final : public Backend {
     std::string piece(llama_token token) const;
     llama_token sample(Slot& slot);
     Prepared prepare_score(const Request& request) const;
+    Prepared prepare_rank(const Request& request) const;
     double log_probability(const float* logits, llama_token token) const;
     void after_token(Slot& slot, llama_token token);
     void finish(Slot& slot, const std::string& reason);
@@ -537,6 +538,7 @@ LlamaBackend::Prepared LlamaBackend::prepare(const Request& request) const {
         throw std::runtime_error("llama backend: n_probs (token log-probabilities) is not supported yet");
     if (request.json_schema && !request.grammar.empty())
         throw std::runtime_error("llama backend: a request can carry a json_schema or a grammar, not both");
+    if (request.rank) return prepare_rank(request);
     if (options_.embeddings != request.embed)
         throw std::runtime_error(options_.embeddings
                                      ? "llama backend: this model is loaded for embeddings (llm.embeddings: true) and "
@@ -737,6 +739,50 @@ std::vector<llama_token> LlamaBackend::render_chat(const std::vector<ChatMessage
     if (llama_vocab_get_add_bos(vocab_) && (tokens.empty() || tokens.front() != llama_vocab_bos(vocab_)))
         tokens.insert(tokens.begin(), llama_vocab_bos(vocab_));
     return tokens;
+}
+
+// A reward request: (query, document) laid out as llama-server's /v1/rerank lays them out, so a
+// model scores the same here and behind a server: the model's "rerank" template with {query}
+// and {document} filled in, else BOS query EOS SEP document EOS (as the vocabulary adds them).
+// Unlike the server, the texts are tokenised apart from the template, so special-token text in
+// an instruction or a response stays plain text.
+LlamaBackend::Prepared LlamaBackend::prepare_rank(const Request& request) const {
+    if (!options_.embeddings || pooling_ != LLAMA_POOLING_TYPE_RANK)
+        throw std::runtime_error(
+            "llama backend: a reward request needs a reward or reranking model with a classification head, loaded "
+            "with llm.embeddings: true and llm.pooling: rank");
+    if (request.prompt.empty()) throw std::runtime_error("llama backend: the response to score is empty");
+    Prepared prep;
+    auto append = [&](const std::vector<llama_token>& t) { prep.prompt.insert(prep.prompt.end(), t.begin(), t.end()); };
+    if (const char* tmpl = llama_model_chat_template(model_.get(), "rerank")) {
+        const std::string layout = tmpl;
+        size_t at = 0;
+        while (at < layout.size()) {
+            const size_t q = layout.find("{query}", at), d = layout.find("{document}", at);
+            const size_t next = std::min(q, d);
+            append(tokenize(layout.substr(at, next == std::string::npos ? std::string::npos : next - at),
+                            /*parse_special=*/true));
+            if (next == std::string::npos) break;
+            append(tokenize(next == q ? request.rank_query : request.prompt, /*parse_special=*/false));
+            at = next + (next == q ? 7 : 10);
+        }
+    } else {
+        llama_token eos = llama_vocab_eos(vocab_);
+        if (eos == LLAMA_TOKEN_NULL) eos = llama_vocab_sep(vocab_);
+        if (llama_vocab_get_add_bos(vocab_)) prep.prompt.push_back(llama_vocab_bos(vocab_));
+        append(tokenize(request.rank_query, /*parse_special=*/false));
+        if (llama_vocab_get_add_eos(vocab_)) prep.prompt.push_back(eos);
+        if (llama_vocab_get_add_sep(vocab_)) prep.prompt.push_back(llama_vocab_sep(vocab_));
+        append(tokenize(request.prompt, /*parse_special=*/false));
+        if (llama_vocab_get_add_eos(vocab_)) prep.prompt.push_back(eos);
+    }
+    if (prep.prompt.empty()) throw std::runtime_error("llama backend: the reward request has no tokens");
+    const size_t limit = static_cast<size_t>(std::min(options_.n_batch, n_ctx_seq_));
+    if (prep.prompt.size() > limit)
+        throw std::runtime_error("instruction and response are " + std::to_string(prep.prompt.size()) +
+                                 " tokens, over the limit of " + std::to_string(limit) +
+                                 " (the smaller of n_batch and n_ctx / n_parallel)");
+    return prep;
 }
 
 std::vector<llama_token> LlamaBackend::tokenize(const std::string& text, bool parse_special) const {

@@ -172,6 +172,11 @@ struct Job {
     double retry_after_s = -1;  // from the last response's Retry-After header; < 0 when absent
     std::string response;
     char errbuf[CURL_ERROR_SIZE] = {};
+    // A reward request (Request::rank) goes to its own endpoint and its answer is a score.
+    bool reward = false;
+    std::string reward_path;     // relative to base_url; "/..." relative to the server's root
+    std::string reward_pointer;  // JSON pointer to the score in the answer
+    std::string url;             // the reward endpoint's URL on the chosen endpoint
 };
 
 size_t on_body(char* data, size_t size, size_t nmemb, void* user) {
@@ -326,6 +331,32 @@ std::optional<std::string> parse_completion(simdjson::dom::parser& parser, std::
     return std::nullopt;
 }
 
+// Reads the score of a reward request out of a 2xx body. An answer that parses but has no number
+// where the pointer points is the configuration's fault (a wrong api.kind or api.score), which
+// asking again will not mend: fatal. An unparseable body is a transient fault, as for chats.
+AttemptResult parse_reward(const Job& job, AttemptResult r) {
+    Json answer = Json::parse(job.response, nullptr, /*allow_exceptions=*/false);
+    if (answer.is_discarded()) {
+        r.message = "unparseable JSON response (" + std::to_string(job.response.size()) +
+                    " bytes): " + one_line(job.response, 80);
+        return r;
+    }
+    const Json::json_pointer pointer(job.reward_pointer);
+    if (!answer.contains(pointer) || !answer[pointer].is_number()) {
+        r.kind = AttemptKind::fatal;
+        r.message = "the reward answer has no number at " + job.reward_pointer +
+                    " (check the reward block's api): " + one_line(job.response, 160);
+        return r;
+    }
+    r.response.embedding = {answer[pointer].get<float>()};
+    r.response.finish_reason = "scored";
+    const Json::json_pointer tokens("/usage/prompt_tokens");
+    if (answer.contains(tokens) && answer[tokens].is_number_integer())
+        r.response.usage.prompt_tokens = answer[tokens].get<int64_t>();
+    r.kind = AttemptKind::success;
+    return r;
+}
+
 AttemptResult classify(simdjson::dom::parser& parser, Job& job, CURLcode rc, long status) {
     AttemptResult r;
     r.status = status;
@@ -344,6 +375,7 @@ AttemptResult classify(simdjson::dom::parser& parser, Job& job, CURLcode rc, lon
         if (!m.empty()) r.message += ": " + m;
         return r;
     }
+    if (job.reward) return parse_reward(job, std::move(r));
     // A 2xx whose body is not a usable completion is treated as a transient server fault:
     // proxies and overloaded servers do send truncated or garbled bodies.
     if (auto problem = parse_completion(parser, job.response, r.response)) {
@@ -355,14 +387,82 @@ AttemptResult classify(simdjson::dom::parser& parser, Job& job, CURLcode rc, lon
 }
 
 double estimate_tokens(const Request& request) {
-    size_t chars = request.prompt.size();
+    size_t chars = request.prompt.size() + request.rank_query.size();
     for (const auto& m : request.messages) chars += m.content.size();
-    return static_cast<double>(chars) / 4.0 + std::max(0, request.sampling.max_tokens);
+    // A reward request generates nothing: its prompt is all it costs.
+    return static_cast<double>(chars) / 4.0 + (request.rank ? 0 : std::max(0, request.sampling.max_tokens));
 }
 
 }  // namespace
 
 namespace {
+
+// Where a reward request goes and what it sends, per api.kind (docs/blocks/reward.md):
+//   rerank    llama-server --rerank (and vLLM, Jina, Cohere-style): POST <base_url>/rerank
+//             {"model", "query", "documents": [response]} -> /results/0/relevance_score
+//   score     vLLM cross-encoders: POST <base_url>/score {"model", "text_1", "text_2"} -> /data/0/score
+//   classify  vLLM sequence classifiers and reward models: POST /classify (server root) with the
+//             pair as a chat, which the server formats with the model's template -> /data/0/probs/<label>
+//   generic   POST `path` with `body`, where the strings {{query}}, {{document}} and {{model}} are
+//             replaced, -> the number at JSON pointer `score`
+struct RewardCall {
+    std::string path, pointer;
+    Json body;
+};
+
+void fill_template(Json& node, const Request& request, const std::string& model) {
+    if (node.is_string()) {
+        std::string text = node.get<std::string>();
+        for (const auto& [key, value] : {std::pair<std::string, const std::string*>{"{{query}}", &request.rank_query},
+                                         {"{{document}}", &request.prompt},
+                                         {"{{model}}", &model}})
+            for (size_t at = text.find(key); at != std::string::npos; at = text.find(key, at + value->size()))
+                text.replace(at, key.size(), *value);
+        node = std::move(text);
+    } else if (node.is_array() || node.is_object()) {
+        for (auto& child : node) fill_template(child, request, model);
+    }
+}
+
+RewardCall reward_call(const Request& request, const std::string& model) {
+    const Json& api = request.reward_api;
+    const std::string kind = api.value("kind", "rerank");
+    RewardCall c;
+    if (kind == "rerank") {
+        c.path = "rerank";
+        c.pointer = "/results/0/relevance_score";
+        c.body = {{"model", model}, {"query", request.rank_query}, {"documents", {request.prompt}}};
+    } else if (kind == "score") {
+        c.path = "score";
+        c.pointer = "/data/0/score";
+        c.body = {{"model", model}, {"text_1", request.rank_query}, {"text_2", request.prompt}};
+    } else if (kind == "classify") {
+        c.path = "/classify";
+        c.pointer = "/data/0/probs/" + std::to_string(api.value("label", 0));
+        c.body = {{"model", model},
+                  {"messages",
+                   {{{"role", "user"}, {"content", request.rank_query}},
+                    {{"role", "assistant"}, {"content", request.prompt}}}}};
+    } else if (kind == "generic") {
+        c.body = api.value("body", Json::object());
+        fill_template(c.body, request, model);
+    } else {
+        throw UserError("openai backend: unknown reward api kind '" + kind + "' (rerank, score, classify or generic)");
+    }
+    if (api.contains("path")) c.path = api["path"].get<std::string>();
+    if (api.contains("score")) c.pointer = api["score"].get<std::string>();
+    if (c.path.empty() || c.pointer.empty())
+        throw UserError("openai backend: a generic reward api needs path, body and score");
+    return c;
+}
+
+// base_url + "/" + path, or the server's root + path when path starts with '/'.
+std::string reward_url(const std::string& base_url, const std::string& path) {
+    if (path.empty() || path.front() != '/') return base_url + "/" + path;
+    const size_t scheme = base_url.find("://");
+    const size_t root_end = base_url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
+    return (root_end == std::string::npos ? base_url : base_url.substr(0, root_end)) + path;
+}
 
 void check_servable(const Request& request) {
     // The server applies its own template; only a raw prompt written by the flow can stop
@@ -466,6 +566,7 @@ std::string openai_request_body_text(const Request& request, const std::string& 
     // and dumping it cost ~35k instructions per request on the caller's thread, about as much
     // as libcurl's whole transfer; this costs a few thousand.
     check_servable(request);
+    if (request.rank) return reward_call(request, model).body.dump(-1, ' ', false, Json::error_handler_t::replace);
     std::string out;
     size_t chars = model.size() + request.prompt.size() + request.grammar.size() + 256;
     for (const auto& m : request.messages) chars += m.role.size() + m.content.size() + 32;
@@ -542,6 +643,7 @@ std::string openai_request_body_text(const Request& request, const std::string& 
 Json openai_request_body(const Request& request, const std::string& model, bool use_completions_endpoint,
                          bool max_completion_tokens) {
     check_servable(request);
+    if (request.rank) return reward_call(request, model).body;
     Json body = Json::object();
     body["model"] = model;
     if (request.is_chat()) {
@@ -985,7 +1087,11 @@ void OpenAiBackend::Impl::start_transfer(EventLoop& loop, std::unique_ptr<Job> j
         curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(opt.timeout_s * 1000));
         curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(opt.connect_timeout_s * 1000));
     }
-    curl_easy_setopt(h, CURLOPT_URL, job->to_completions ? e.completions_url.c_str() : e.chat_url.c_str());
+    if (job->reward) job->url = reward_url(e.base_url, job->reward_path);
+    curl_easy_setopt(h, CURLOPT_URL,
+                     job->reward           ? job->url.c_str()
+                     : job->to_completions ? e.completions_url.c_str()
+                                           : e.chat_url.c_str());
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, job->body.data());
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(job->body.size()));
     curl_easy_setopt(h, CURLOPT_WRITEDATA, job.get());
@@ -1185,6 +1291,12 @@ void OpenAiBackend::submit(uint64_t id, Request request) {
     job->id = id;
     job->to_completions = !request.is_chat() && impl_->opt.use_completions_endpoint;
     job->est_tokens = estimate_tokens(request);
+    if (request.rank) {
+        RewardCall call = reward_call(request, impl_->model);
+        job->reward = true;
+        job->reward_path = std::move(call.path);
+        job->reward_pointer = std::move(call.pointer);
+    }
     // Invalid UTF-8 in a prompt becomes U+FFFD instead of an exception out of submit(): the
     // request still runs, and the server sees what a lenient reader of the input would.
     job->body = openai_request_body_text(request, impl_->model, impl_->opt.use_completions_endpoint,

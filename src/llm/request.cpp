@@ -22,6 +22,7 @@ Json Request::to_json() const {
     // Only scoring requests carry these, so every other request keeps its cache key.
     if (score) j["score"] = {{"context", score_context}};
     if (embed) j["embed"] = true;
+    if (rank) j["rank"] = {{"query", rank_query}, {"api", reward_api}};
     const auto& s = sampling;
     j["sampling"] = {{"mode", s.mode == SamplingMode::deterministic ? "deterministic" : "stochastic"},
                      {"temperature", s.temperature},

@@ -6,6 +6,7 @@
 #include <ggml.h>
 #include <gguf.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
@@ -48,6 +49,10 @@ void check_dims(const TinyModelOptions& o) {
 }
 
 }  // namespace
+
+// A reward model sees the pair the way it was trained on it: as a chat turn and its answer.
+const char* const kTinyRerankTemplate =
+    "<|im_start|>user\n{query}<|im_end|>\n<|im_start|>assistant\n{document}<|im_end|>\n";
 
 fs::path llama_models_dir() {
     if (const char* env = std::getenv("SYNTHFORGE_LLAMA_MODELS_DIR"); env && *env) return env;
@@ -96,20 +101,33 @@ void write_tiny_model(const fs::path& out, const TinyModelOptions& o) {
     for (const auto& key : foreign) gguf_remove_key(gguf.get(), key.c_str());
 
     const uint32_t head_dim = static_cast<uint32_t>(o.n_embd / o.n_head);
-    gguf_set_val_str(gguf.get(), "general.architecture", "llama");
-    gguf_set_val_str(gguf.get(), "general.name", "synthforge-tiny-random");
+    // llama.cpp reads a classification head (cls.output) only for some architectures: Qwen3 is
+    // the one closest to llama (it adds per-head q/k norms).
+    const std::string arch = o.reranker ? "qwen3" : "llama";
+    auto key = [&](const char* name) { return arch + "." + name; };
+    gguf_set_val_str(gguf.get(), "general.architecture", arch.c_str());
+    gguf_set_val_str(gguf.get(), "general.name",
+                     o.reranker ? "synthforge-tiny-random-reranker" : "synthforge-tiny-random");
     gguf_set_val_str(gguf.get(), "general.description", "random weights for testing mechanics only; its text is noise");
     gguf_set_val_u32(gguf.get(), "general.file_type", 1);  // LLAMA_FTYPE_MOSTLY_F16
-    gguf_set_val_u32(gguf.get(), "llama.context_length", static_cast<uint32_t>(o.context_length));
-    gguf_set_val_u32(gguf.get(), "llama.embedding_length", static_cast<uint32_t>(o.n_embd));
-    gguf_set_val_u32(gguf.get(), "llama.block_count", static_cast<uint32_t>(o.n_layer));
-    gguf_set_val_u32(gguf.get(), "llama.feed_forward_length", static_cast<uint32_t>(o.n_ff));
-    gguf_set_val_u32(gguf.get(), "llama.attention.head_count", static_cast<uint32_t>(o.n_head));
-    gguf_set_val_u32(gguf.get(), "llama.attention.head_count_kv", static_cast<uint32_t>(o.n_head_kv));
-    gguf_set_val_f32(gguf.get(), "llama.attention.layer_norm_rms_epsilon", 1e-5f);
-    gguf_set_val_u32(gguf.get(), "llama.rope.dimension_count", head_dim);
-    gguf_set_val_f32(gguf.get(), "llama.rope.freq_base", 10000.0f);
-    gguf_set_val_u32(gguf.get(), "llama.vocab_size", static_cast<uint32_t>(n_vocab));
+    gguf_set_val_u32(gguf.get(), key("context_length").c_str(), static_cast<uint32_t>(o.context_length));
+    gguf_set_val_u32(gguf.get(), key("embedding_length").c_str(), static_cast<uint32_t>(o.n_embd));
+    gguf_set_val_u32(gguf.get(), key("block_count").c_str(), static_cast<uint32_t>(o.n_layer));
+    gguf_set_val_u32(gguf.get(), key("feed_forward_length").c_str(), static_cast<uint32_t>(o.n_ff));
+    gguf_set_val_u32(gguf.get(), key("attention.head_count").c_str(), static_cast<uint32_t>(o.n_head));
+    gguf_set_val_u32(gguf.get(), key("attention.head_count_kv").c_str(), static_cast<uint32_t>(o.n_head_kv));
+    gguf_set_val_f32(gguf.get(), key("attention.layer_norm_rms_epsilon").c_str(), 1e-5f);
+    gguf_set_val_u32(gguf.get(), key("rope.dimension_count").c_str(), head_dim);
+    gguf_set_val_f32(gguf.get(), key("rope.freq_base").c_str(), 10000.0f);
+    gguf_set_val_u32(gguf.get(), key("vocab_size").c_str(), static_cast<uint32_t>(n_vocab));
+    if (o.reranker) {
+        // What a converted Qwen3 reranker carries: rank pooling, the labels of the head's
+        // outputs (their count sizes it) and the layout of a (query, document) pair.
+        gguf_set_val_u32(gguf.get(), key("pooling_type").c_str(), 4);  // LLAMA_POOLING_TYPE_RANK
+        const char* labels[] = {"yes", "no"};
+        gguf_set_arr_str(gguf.get(), key("classifier.output_labels").c_str(), labels, 2);
+        gguf_set_val_str(gguf.get(), "tokenizer.chat_template.rerank", kTinyRerankTemplate);
+    }
 
     // One ggml context holds every tensor's data until the file is written.
     const int64_t n_embd = o.n_embd, n_ff = o.n_ff;
@@ -118,7 +136,8 @@ void write_tiny_model(const fs::path& out, const TinyModelOptions& o) {
     size_t data_bytes = f16_bytes(n_embd, n_vocab) + n_embd * sizeof(float);
     data_bytes += o.n_layer * (2 * n_embd * sizeof(float) + f16_bytes(n_embd, n_embd) * 2 +
                                f16_bytes(n_embd, n_kv) * 2 + f16_bytes(n_embd, n_ff) * 3);
-    const size_t n_tensors = 2 + 9 * static_cast<size_t>(o.n_layer);
+    if (o.reranker) data_bytes += f16_bytes(n_embd, 2) + o.n_layer * 2 * head_dim * sizeof(float);
+    const size_t n_tensors = 3 + 11 * static_cast<size_t>(o.n_layer);
     ggml_init_params gparams{data_bytes + n_tensors * (ggml_tensor_overhead() + 64), nullptr, /*no_alloc=*/false};
     GgmlPtr ctx(ggml_init(gparams));
     if (!ctx) throw RunError("tiny model: cannot allocate " + std::to_string(data_bytes) + " bytes for the weights");
@@ -141,11 +160,12 @@ void write_tiny_model(const fs::path& out, const TinyModelOptions& o) {
     };
     // RMS-norm weights inside the blocks start at 1, as in a freshly initialised model; the
     // final one sets how peaked the output distribution is (see TinyModelOptions::output_norm).
-    auto norm = [&](const std::string& name, float value = 1.0f) {
-        ggml_tensor* t = ggml_new_tensor_1d(ctx.get(), GGML_TYPE_F32, n_embd);
+    auto norm = [&](const std::string& name, float value = 1.0f, int64_t size = 0) {
+        if (size == 0) size = n_embd;
+        ggml_tensor* t = ggml_new_tensor_1d(ctx.get(), GGML_TYPE_F32, size);
         ggml_set_name(t, name.c_str());
         auto* data = static_cast<float*>(t->data);
-        for (int64_t i = 0; i < n_embd; ++i) data[i] = value;
+        for (int64_t i = 0; i < size; ++i) data[i] = value;
         gguf_add_tensor(gguf.get(), t);
     };
 
@@ -155,6 +175,9 @@ void write_tiny_model(const fs::path& out, const TinyModelOptions& o) {
     const float std_ff = 1.0f / std::sqrt(static_cast<float>(n_ff));
     matrix("token_embd.weight", n_embd, n_vocab, o.init_std);
     norm("output_norm.weight", o.output_norm);
+    // The head reads the final-normed hidden state, scaled by output_norm: dividing it out gives
+    // the two logits a standard deviation near 1, so the softmax does not saturate at 0 or 1.
+    if (o.reranker) matrix("cls.output.weight", n_embd, 2, std_embd / std::max(o.output_norm, 1.0f));
     for (int l = 0; l < o.n_layer; ++l) {
         const std::string p = "blk." + std::to_string(l) + ".";
         norm(p + "attn_norm.weight");
@@ -162,6 +185,10 @@ void write_tiny_model(const fs::path& out, const TinyModelOptions& o) {
         matrix(p + "attn_k.weight", n_embd, n_kv, std_embd);
         matrix(p + "attn_v.weight", n_embd, n_kv, std_embd);
         matrix(p + "attn_output.weight", n_embd, n_embd, std_embd);
+        if (o.reranker) {
+            norm(p + "attn_q_norm.weight", 1.0f, head_dim);
+            norm(p + "attn_k_norm.weight", 1.0f, head_dim);
+        }
         norm(p + "ffn_norm.weight");
         matrix(p + "ffn_gate.weight", n_embd, n_ff, std_embd);
         matrix(p + "ffn_up.weight", n_embd, n_ff, std_embd);

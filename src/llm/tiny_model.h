@@ -36,7 +36,18 @@ struct TinyModelOptions {
     // 0 makes every logit 0: a uniform model, whose perplexity on any text is exactly the
     // vocabulary size (a known answer for scoring tests).
     float output_norm = 48.0f;
+    // A reward/reranking model instead of a generative one: Qwen3 architecture (per-head q/k
+    // norms) with a classification head `cls.output` of two labels (yes, no), pooling type
+    // rank and a "rerank" template that lays out (query, document) as a chat turn. llama.cpp
+    // pools the last token, applies the head and a softmax: the score (the first output) lies in
+    // (0, 1). Loaded with embeddings: true, pooling: rank (or model), in-process or by
+    // llama-server --rerank. Random weights: its scores are noise too.
+    bool reranker = false;
 };
+
+// The "rerank" template of a reranker written by write_tiny_model: {query} and {document} are
+// replaced by the texts, as llama-server and the llama backend do.
+extern const char* const kTinyRerankTemplate;
 
 // Where the vocabulary GGUF files live: $SYNTHFORGE_LLAMA_MODELS_DIR, else
 // <llama.cpp prefix>/share/llama/models.

@@ -227,6 +227,30 @@ std::string scores_section(const ReportData& d) {
     return o + "</div>\n";
 }
 
+std::string leakage_section(const ReportData& d) {
+    if (d.leakage.empty())
+        return note("No leakage column in this file: a flow's leakage block adds one (docs/privacy.md).");
+    std::string o;
+    for (const auto& l : d.leakage) {
+        o += fmt::format("<h3>{}</h3>\n", esc(l.column));
+        o += fmt::format(
+            "<p class=\"stats\">{} · {} within distance {} of a record (near copies) · {} sharing a run of {}+ "
+            "tokens</p>\n",
+            plural(l.distance.stats.count, "row", "rows"), l.near_copies, num(kNearCopyDistance), l.long_runs,
+            num(kLongRunTokens));
+        o += "<div class=\"grid\">\n";
+        o += chart_box(histogram_svg(histogram_of(l.distance, "dcr-" + l.column, "Distance to the closest record",
+                                                  "1 - ROUGE-L F1 with the closest record")),
+                       "Distance to closest record (DCR): 0 is a verbatim copy of a private or seed record, 1 shares "
+                       "no word sequence with any. A mass near 0 means memorised or copied records.");
+        o += chart_box(
+            histogram_svg(histogram_of(l.common_run, "run-" + l.column, "Longest run shared with a record", "tokens")),
+            overflow_caption(l.common_run, "tokens"));
+        o += "</div>\n";
+    }
+    return o;
+}
+
 std::string metric_row(std::string_view name, const std::string& value, std::string_view desc) {
     return fmt::format("<tr><td>{}</td><td class=\"num\">{}</td><td class=\"desc\">{}</td></tr>\n", esc(name), value,
                        esc(desc));
@@ -429,6 +453,7 @@ std::string render_html(const ReportData& d) {
     o += section("lengths", "Lengths", lengths_section(d));
     o += section("scores", "Scores", scores_section(d));
     o += section("diversity", "Diversity", diversity_section(d));
+    o += section("leakage", "Distance to private or seed records", leakage_section(d));
     o += section("similarity", "Similarity to reference", similarity_section(d));
     o += section("rejections", "Rejections", rejections_section(d));
     o += section("samples", "Sample rows", samples_section(d));

@@ -155,6 +155,17 @@ Json metrics_json(const ReportData& d) {
     }
     j["numeric_columns"] = numeric;
 
+    Json leakage = Json::array();
+    for (const auto& l : d.leakage)
+        leakage.push_back({{"column", l.column},
+                           {"distance_to_closest_record", distribution_json(l.distance)},
+                           {"common_run", distribution_json(l.common_run)},
+                           {"near_copies", l.near_copies},
+                           {"near_copy_distance", kNearCopyDistance},
+                           {"long_runs", l.long_runs},
+                           {"long_run_tokens", kLongRunTokens}});
+    j["leakage"] = leakage;
+
     j["diversity"] = d.diversity ? diversity_json(*d.diversity) : Json(nullptr);
     if (d.reference) {
         const auto& r = *d.reference;

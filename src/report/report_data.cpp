@@ -478,6 +478,31 @@ ReportData collect_report(const ReportOptions& o) {
         d.numeric.push_back(std::move(n));
     }
 
+    // Leakage columns: an object column holding both rougel and common_run is a leakage
+    // block's output; its distances to the closest record get a section of their own.
+    for (const auto& n : d.numeric) {
+        if (!n.name.ends_with(".rougel")) continue;
+        const std::string column = n.name.substr(0, n.name.size() - 7);
+        auto run = std::find_if(d.numeric.begin(), d.numeric.end(),
+                                [&](const NumericColumn& c) { return c.name == column + ".common_run"; });
+        if (run == d.numeric.end()) continue;
+        LeakageSection l;
+        l.column = column;
+        std::vector<double> distance;
+        for (double f1 : n.values.values) distance.push_back(1.0 - f1);
+        l.near_copies = static_cast<uint64_t>(
+            std::count_if(distance.begin(), distance.end(), [](double x) { return x <= kNearCopyDistance; }));
+        l.long_runs = static_cast<uint64_t>(std::count_if(run->values.values.begin(), run->values.values.end(),
+                                                          [](double x) { return x >= kLongRunTokens; }));
+        l.distance = distribution(std::move(distance), o.max_bins);
+        l.common_run = distribution(run->values.values, o.max_bins);
+        if (l.near_copies)
+            d.flags.push_back({"leakage", column,
+                               fmt::format("{} of {} rows are within ROUGE-L distance {} of a private or seed record",
+                                           l.near_copies, l.distance.stats.count, kNearCopyDistance)});
+        d.leakage.push_back(std::move(l));
+    }
+
     // Diversity of the main field; its texts need a second pass unless --field named it.
     const TextField* main = d.main_field();
     if (main && main_texts.empty())

@@ -76,6 +76,18 @@ struct SimilaritySection {
     Summary synthetic_words, reference_words;
 };
 
+// What a `leakage` block wrote in a column (its {rougel, common_run, jaccard} object), seen as
+// the distance from each row to its closest private or seed record.
+struct LeakageSection {
+    std::string column;        // "leakage"
+    Distribution distance;     // 1 - ROUGE-L F1 with the closest record: 0 = a copy
+    Distribution common_run;   // longest token run shared with any record
+    uint64_t near_copies = 0;  // rows at distance <= kNearCopyDistance
+    uint64_t long_runs = 0;    // rows sharing a run of kLongRunTokens or more
+};
+inline constexpr double kNearCopyDistance = 0.2;
+inline constexpr double kLongRunTokens = 20;
+
 struct BlockCounts {
     std::string name, type;
     uint64_t rows_in = 0, rows_out = 0, rows_rejected = 0;
@@ -125,6 +137,7 @@ struct ReportData {
     bool fields_given = false;  // --field, rather than the mean-length rule
     std::vector<ShortColumn> short_columns;
     std::vector<NumericColumn> numeric;
+    std::vector<LeakageSection> leakage;
     std::optional<DiversitySection> diversity;
     std::optional<ReferenceInfo> reference;
     std::optional<SimilaritySection> similarity;

@@ -190,7 +190,9 @@ uint64_t splitmix64(uint64_t& state) {
 // it for AVX-512, AVX2 and baseline x86-64 and picks one when the library loads.
 constexpr size_t kBlock = 64;
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+// Not under ThreadSanitizer: the clones' resolver runs while the library is relocated, before
+// the sanitizer's runtime is up, and its instrumented entry crashes the process at load.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
 #define SYNTHFORGE_MINHASH_CLONES __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
 #else
 #define SYNTHFORGE_MINHASH_CLONES

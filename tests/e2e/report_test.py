@@ -164,7 +164,7 @@ def find_chromium():
     sys.exit(1)
 
 
-def render(chromium, path, work, expected_charts):
+def render(chromium, path, work, expected_charts, html_sample=True):
     """Renders a copy of the report with the probe and checks every chart has visible bars."""
     probe = work / (path.stem + ".probe.html")
     probe.write_text(path.read_text().replace("</body>", PROBE + "\n</body>"))
@@ -184,7 +184,8 @@ def render(chromium, path, work, expected_charts):
     check(result["resources"] == [], f"{path.name}: the page loaded {result['resources']}")
     check(result["loaders"] == [], f"{path.name}: elements that load: {result['loaders']}")
     check(result["links"] == [], f"{path.name}: links out of the page: {result['links']}")
-    check("&lt;img src=" in p.stdout, f"{path.name}: the sample's HTML did not render as text")
+    if html_sample:
+        check("&lt;img src=" in p.stdout, f"{path.name}: the sample's HTML did not render as text")
     shot = work / (path.stem + ".png")
     subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={profile}",
                     "--hide-scrollbars", f"--screenshot={shot}", "--window-size=1200,3000", path.resolve().as_uri()],
@@ -333,12 +334,36 @@ blocks:
             p = subprocess.run([sf, "report", *map(str, args)], capture_output=True, text=True)
             check(p.returncode == 2 and want in p.stderr, (args, p.returncode, p.stderr))
 
-        # 5. Chromium renders every chart.
+        # 5. A leakage block's column: the distance to the closest record gets its own section.
+        leak_rows = []
+        for i in range(60):
+            f1 = 1.0 if i < 3 else round((i % 10) / 12, 4)  # three verbatim copies
+            run_len = 40 if i < 3 else i % 7
+            leak_rows.append({"output": f"text {i}", "leakage": {"rougel": f1, "common_run": run_len, "jaccard": 0}})
+        leak_in, leak_html, leak_json = work / "leak.jsonl", work / "leak.html", work / "leak.json"
+        leak_in.write_text("".join(json.dumps(r) + "\n" for r in leak_rows))
+        run([sf, "report", leak_in, "-o", leak_html, "--json", leak_json, "-q"])
+        lk = json.loads(leak_json.read_text())["leakage"]
+        check(len(lk) == 1 and lk[0]["column"] == "leakage", lk)
+        dcr = lk[0]["distance_to_closest_record"]
+        distances = sorted(1 - r["leakage"]["rougel"] for r in leak_rows)
+        check(dcr["count"] == 60 and close(dcr["min"], 0) and close(dcr["max"], distances[-1]), dcr)
+        check(sum(b["count"] for b in dcr["histogram"]["bins"]) == 60, dcr["histogram"])
+        check(lk[0]["near_copies"] == sum(d <= 0.2 + 1e-12 for d in distances), lk[0])
+        check(lk[0]["long_runs"] == 3, lk[0])
+        leak_text = leak_html.read_text()
+        check('data-chart="dcr-leakage"' in leak_text and "Distance to closest record" in leak_text, "no DCR chart")
+        check("within ROUGE-L distance" in leak_text, "near copies are not flagged")
+        print("leakage: distance-to-closest-record histogram")
+
+        # 6. Chromium renders every chart.
         text_charts = ["words-instruction", "chars-instruction", "words-output", "chars-output"]
         numeric_charts = ["numeric-" + c for c in numeric]
         render(chromium, html_all, work, text_charts + numeric_charts + ["first-words"])
         render(chromium, html3, work, text_charts + numeric_charts + ["first-words", "similarity-words"])
         render(chromium, html4, work, text_charts + numeric_charts + ["first-words", "rejected-by-block"])
+        render(chromium, leak_html, work, ["numeric-leakage.rougel", "numeric-leakage.common_run",
+                                           "numeric-leakage.jaccard", "dcr-leakage", "run-leakage"], html_sample=False)
         print("report_test: ok")
     finally:
         if a.keep:

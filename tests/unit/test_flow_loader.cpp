@@ -71,6 +71,19 @@ blocks:
         << diags[0].message;
 }
 
+TEST(FlowLoader, FlowWithoutParamsStillTakesLlmSetsAndRefusesUnknownNames) {
+    auto p = write_flow("noparams.yaml", "version: 1\nblocks:\n  - {name: s, type: sample, config: {k: 5}}\n");
+    FlowOptions o;
+    o.overrides = {{"llm.model", "m.gguf"}, {"sampling.temperature", "0.2"}};
+    Flow flow = load_flow(p, o);
+    EXPECT_EQ(flow.llm_overrides["model"], "m.gguf");
+    EXPECT_EQ(flow.sampling_overrides["temperature"], 0.2);
+    o.overrides = {{"k", "3"}};
+    auto diags = validate_flow(p, o);
+    ASSERT_EQ(diags.size(), 1u);
+    EXPECT_NE(diags[0].message.find("unknown parameter 'k'"), std::string::npos) << diags[0].message;
+}
+
 TEST(FlowLoader, ReportsEveryProblemWithLineColumnAndBlock) {
     auto p = write_flow("bad.yaml", R"(version: 1
 blocks:

@@ -5,6 +5,7 @@
 // emit in finish(), for sampling or clustering.
 
 #include "synthforge/data/record.h"
+#include "synthforge/engine/limits.h"
 
 #include <cstdint>
 #include <filesystem>
@@ -81,6 +82,10 @@ struct BlockEnv {
     Json llm_overrides = Json::object();       // --set llm.NAME=VALUE (on top of everything)
     Json sampling_defaults = Json::object();   // the flow's `sampling:`
     Json sampling_overrides = Json::object();  // --set sampling.NAME=VALUE
+    Limits limits;                             // the flow's `limits:` (prompt and response sizes)
+    // The run's input files, in reading order (empty while validating, or with no inputs):
+    // a leakage block with reference_inputs compares outputs against them.
+    std::vector<std::filesystem::path> input_paths;
     // --dry-run: LLM blocks hand each fully rendered request here instead of sending it.
     std::function<void(const Json&)> on_dry_run_request;
     // Long-running blocks call this now and then, so progress shows during a batch.

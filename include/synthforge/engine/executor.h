@@ -10,6 +10,7 @@
 
 #include "synthforge/data/reader.h"
 #include "synthforge/engine/flow.h"
+#include "synthforge/engine/shard.h"
 
 #include <atomic>
 #include <chrono>
@@ -56,7 +57,8 @@ struct RunOptions {
     std::filesystem::path run_dir;         // required
     bool resume = false;                   // continue the run in run_dir
     uint64_t seed = 0;
-    size_t batch_size = 1000;                           // rows per batch: the unit of memory and of checkpoints
+    ShardSpec shard;           // --shard I/N: run only this contiguous slice of the input records (shard.h)
+    size_t batch_size = 1000;  // rows per batch: the unit of memory and of checkpoints
     std::function<void(const Progress&)> on_progress;   // called after every batch and at the end
     const std::atomic<bool>* stop_requested = nullptr;  // checked between batches (SIGINT/SIGTERM)
 };

@@ -7,6 +7,7 @@
 
 #include "synthforge/data/record.h"
 #include "synthforge/data/seed_schema.h"
+#include "synthforge/engine/limits.h"
 
 #include <filesystem>
 #include <map>
@@ -20,6 +21,15 @@ inline constexpr int kFlowVersion = 1;
 // The loop construct: a block of this type holds its own list of blocks (config.blocks)
 // and runs them in rounds. The loader validates those sub-blocks like top-level ones.
 inline constexpr const char* kRepeatType = "repeat";
+
+// The sub-flow construct: a block of this type runs another flow file (config.file, relative
+// to the including flow's folder) with its own params. The loader resolves the file into
+// config.resolved ({name, params, llm, sampling, plugins, blocks}), so the sub-flow is part
+// of the parent's fingerprint; the executor runs its blocks in place of the `flow` block.
+inline constexpr const char* kFlowType = "flow";
+// Flow files in one chain of inclusions, the outermost included: deeper is almost always a
+// runaway include, and each level is a stage of names ("outer/inner/...").
+inline constexpr size_t kMaxFlowDepth = 8;
 
 // A place in a flow file.
 struct FlowMark {
@@ -71,6 +81,7 @@ struct Flow {
     Json sampling_defaults = Json::object();   // top-level `sampling:`
     Json llm_overrides = Json::object();       // --set llm.NAME=VALUE
     Json sampling_overrides = Json::object();  // --set sampling.NAME=VALUE
+    Limits limits;                             // top-level `limits:` (defaults when absent)
 
     // Identity of what the flow does: blocks, configs, params and input rules,
     // independent of formatting and comments. A resume compares it.
@@ -81,6 +92,10 @@ struct FlowOptions {
     std::map<std::string, std::string> overrides;  // --set NAME=VALUE (VALUE read as a YAML scalar);
                                                    // llm.NAME and sampling.NAME set LLM options
     bool load_plugins = true;                      // load `plugins:` so their block types validate
+    // A `flow` block's config.params: typed values, applied like --set (an unknown name is an error).
+    Json params = Json::object();
+    // The flow files including this one, outermost first: a file already in the chain is a cycle.
+    std::vector<std::filesystem::path> including;
 };
 
 // Loads and validates; throws ConfigError whose message lists every Diagnostic.

@@ -32,15 +32,21 @@ struct ClientStats {
     Json to_json() const;  // counts, tokens, tokens/s and latency p50/p90/p99
 };
 
+// An answer larger than this (its JSON as the run store keeps it) is a failed request
+// unless the caller passes its own limit (a flow's limits.max_response_bytes).
+inline constexpr size_t kDefaultMaxResponseBytes = 8u << 20;
+
 class Client {
   public:
     // `cache` may be null (no caching, e.g. --dry-run or tests).
     Client(std::unique_ptr<Backend> backend, ResponseCache* cache);
 
     // Runs every request; outcomes come back in the same order. Failed outcomes are
-    // never cached. `on_progress` (optional) is called as requests finish.
+    // never cached. `on_progress` (optional) is called as requests finish. An answer over
+    // `max_response_bytes` becomes a failed outcome (not retried, not cached).
     std::vector<Outcome> run(std::vector<Request> requests,
-                             const std::function<void(const ClientStats&)>& on_progress = nullptr);
+                             const std::function<void(const ClientStats&)>& on_progress = nullptr,
+                             size_t max_response_bytes = kDefaultMaxResponseBytes);
 
     const std::string& identity() const { return identity_; }
     Json backend_stats() const { return backend_->stats_json(); }

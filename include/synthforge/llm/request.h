@@ -55,6 +55,17 @@ struct Request {
     // Embedding instead of generating: the response's `embedding` is the pooled vector of
     // `prompt` (plain text). Needs a backend set up for embeddings (llama with embeddings: true).
     bool embed = false;
+    // Reward scoring instead of generating: a reward or reranking model scores `prompt` (the
+    // response, plain text) as an answer to `rank_query` (the instruction); the response's
+    // `embedding` holds the classification head's outputs, the first being the score. Needs a
+    // model with a classification head (llama: embeddings: true, pooling: rank) or a server's
+    // reward endpoint (openai: `reward_api`).
+    bool rank = false;
+    std::string rank_query;
+    // openai: which endpoint scores a `rank` request and how (docs/blocks/reward.md): api
+    // (rerank | classify | score | generic), path, body (generic: a JSON template) and
+    // score (a JSON pointer into the answer). Empty: llama-server's /v1/rerank.
+    Json reward_api = Json::object();
 
     bool is_chat() const { return !messages.empty() && !pre_query; }
     // Canonical JSON of every field: equal requests serialise identically (the cache key).
