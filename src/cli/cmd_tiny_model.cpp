@@ -15,6 +15,7 @@ Command add_tiny_model_command(CLI::App& app) {
         std::string out;
         std::string vocab = "qwen2";
         uint64_t seed = 42;
+        bool reranker = false;
     };
     auto args = std::make_shared<Args>();
     auto* cmd = app.add_subcommand(
@@ -25,10 +26,14 @@ Command add_tiny_model_command(CLI::App& app) {
                     "pick one with a chat template")
         ->capture_default_str();
     cmd->add_option("--seed", args->seed, "Seed of the random weights")->capture_default_str();
+    cmd->add_flag("--reranker", args->reranker,
+                  "A reward/reranking model: a classification head scores (query, document) pairs (llama "
+                  "pooling rank, llama-server --rerank); the reward block's model");
     return [args] {
         llm::TinyModelOptions options;
         options.vocab = llm::resolve_vocab(args->vocab);
         options.seed = args->seed;
+        options.reranker = args->reranker;
         llm::write_tiny_model(args->out, options);
         std::error_code ec;
         auto size = std::filesystem::file_size(args->out, ec);

@@ -11,6 +11,7 @@ Endpoints
   POST /v1/chat/completions, POST /v1/completions   answers (scripted or derived from the prompt)
   GET  /v1/models, GET /health                      liveness
   GET  /stats                                       request counters, current and peak in-flight count
+  POST /v1/rerank, /v1/score, /classify, /custom/reward   reward scores (see "reward endpoints" below)
   POST /control                                     {"faults": {...}} merges fault settings,
                                                     {"script": [...]} replaces the rules,
                                                     {"reset": true} resets counters
@@ -269,6 +270,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.control()
         if self.path in ("/v1/chat/completions", "/v1/completions"):
             return self.completion()
+        if self.path in REWARD_PATHS:
+            return reward_answer(self)
         self.read_body()
         self.send_error_json(404, "no route for POST " + self.path)
 
@@ -437,6 +440,98 @@ class Handler(BaseHTTPRequestHandler):
             return 200
         self.send_json(200, reply)
         return 200
+
+
+# ---- reward endpoints ----------------------------------------------------------------------------
+# Scored (query, document) pairs, shaped as each server answers them:
+#   POST /v1/rerank      llama-server --rerank: {query, documents: [d]} -> {results: [{index, relevance_score}]}
+#   POST /v1/score       vLLM cross-encoder: {text_1, text_2} -> {data: [{index, score}]}
+#   POST /classify       vLLM classifier/reward model: {messages: [user q, assistant d]} -> {data: [{probs: [p]}]}
+#   POST /custom/reward  a made-up API for the generic form: {inputs: {question, answer}} -> {outputs: [{reward}]}
+# The score comes from the script: the first rule whose regex is found in "<query>\n\n<document>"
+# and whose reply is a number (e.g. {"match": "GOOD", "reply": "0.9"}); rules with other replies
+# are skipped, so chat rules and reward rules share one script. No such rule: 0.5. The faults
+# 429, 500, 503 and fail_first_n apply as for completions. Logged like completions, with the
+# pair as "prompt".
+
+REWARD_PATHS = ("/v1/rerank", "/rerank", "/v1/score", "/score", "/classify", "/custom/reward")
+
+
+def reward_pair(path, body):
+    """(query, document) of a reward request, or None when the body lacks them."""
+    if not isinstance(body, dict):
+        return None
+    try:
+        if path.endswith("rerank"):
+            return body["query"], body["documents"][0]
+        if path.endswith("score"):
+            return body["text_1"], body["text_2"]
+        if path == "/classify":
+            return body["messages"][0]["content"], body["messages"][1]["content"]
+        return body["inputs"]["question"], body["inputs"]["answer"]
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
+def reward_answer(handler):
+    st = handler.state
+    received = time.time()
+    raw, body = handler.read_body()
+    pair = reward_pair(handler.path, body)
+    prompt = "" if pair is None else pair[0] + "\n\n" + pair[1]
+    with st.lock:
+        st.seq += 1
+        seq = st.seq
+        st.in_flight += 1
+        st.max_in_flight = max(st.max_in_flight, st.in_flight)
+        in_flight = st.in_flight
+        seen = st.per_prompt.get(prompt, 0) + 1
+        st.per_prompt[prompt] = seen
+        faults = dict(st.faults)
+    try:
+        fault = handler.choose_fault(faults, seq, seen)
+        handler.pending_entry = {"ts": received, "seq": seq, "method": "POST", "path": handler.path,
+                                 "headers": dict(handler.headers.items()),
+                                 "body": body if body is not None else raw.decode("utf-8", "replace"),
+                                 "prompt": prompt, "in_flight": in_flight, "fault": fault}
+        if fault == "429":
+            return handler.send_error_json(429, "rate limit reached, slow down")
+        if fault in ("500", "fail_first_n"):
+            return handler.send_error_json(500, "internal server error (injected)")
+        if fault == "503":
+            return handler.send_error_json(503, "server overloaded (injected)")
+        if pair is None:
+            return handler.send_error_json(400, "not a reward request for " + handler.path)
+        model = body.get("model")
+        if st.model and model != st.model:
+            return handler.send_error_json(404, "model '%s' not found" % model)
+        score = 0.5
+        with st.lock:
+            for rule in st.rules:
+                if rule["status"] or not rule["reply"] or not rule["re"].search(prompt):
+                    continue
+                try:
+                    score = float(rule["reply"][0])
+                    break
+                except ValueError:
+                    continue
+        usage = {"prompt_tokens": max(1, len(prompt) // 4), "total_tokens": max(1, len(prompt) // 4)}
+        if handler.path.endswith("rerank"):
+            reply = {"model": model, "object": "list", "usage": usage,
+                     "results": [{"index": 0, "relevance_score": score}]}
+        elif handler.path.endswith("score"):
+            reply = {"object": "list", "model": model, "usage": usage,
+                     "data": [{"index": 0, "object": "score", "score": score}]}
+        elif handler.path == "/classify":
+            reply = {"object": "list", "model": model, "usage": usage,
+                     "data": [{"index": 0, "label": "LABEL_0", "probs": [score], "num_classes": 1}]}
+        else:
+            reply = {"outputs": [{"reward": score}]}
+        handler.send_json(200, reply)
+    finally:
+        handler.pending_entry = None
+        with st.lock:
+            st.in_flight -= 1
 
 
 class FixtureServer(ThreadingHTTPServer):
