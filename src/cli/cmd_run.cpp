@@ -1,13 +1,17 @@
 // synthforge run FLOW [-i INPUT]... [-o OUTPUT] [--set NAME=VALUE]... [--run-dir DIR] [--resume DIR]
+//                    [--shard I/N|auto]
 #include "../report/report.h"
 #include "commands.h"
 #include "progress_reporter.h"
 #include "synthforge/data/writer.h"
 #include "synthforge/engine/executor.h"
 #include "synthforge/engine/plugin.h"
+#include "synthforge/engine/shard.h"
 #include "synthforge/errors.h"
 
 #include <fmt/format.h>
+
+#include <unistd.h>
 
 #include <atomic>
 #include <csignal>
@@ -17,9 +21,18 @@ namespace synthforge::cli {
 namespace {
 
 std::atomic<bool> g_stop{false};
+// Written before the handlers are installed: a signal handler may only write(2) ready bytes.
+std::string g_stop_now_message;
 
 extern "C" void on_stop_signal(int) {
-    g_stop.store(true);
+    // The first signal finishes the batch in flight, which can take up to timeout_s x
+    // max_attempts against a hung server. A second one stops at once: the run store is then
+    // as safe as after a kill (finished batches and received answers are committed).
+    if (g_stop.exchange(true)) {
+        ssize_t ignored = ::write(2, g_stop_now_message.data(), g_stop_now_message.size());
+        (void)ignored;
+        ::_exit(130);
+    }
 }
 
 struct RunArgs {
@@ -40,7 +53,44 @@ struct RunArgs {
     std::string report;
     size_t batch_size = 1000;
     bool quiet = false;
+    std::string shard;  // "I/N", "auto" or "" (not sharded)
 };
+
+// --shard: the spec, and every path option made per-shard. N processes given the same
+// command line must not write the same files, so a path names its shard with {shard}
+// (replaced by shard-I-of-N); the default run directory is runs/<flow>.shard-I-of-N,
+// without a timestamp, so a merge job can name the shards before they start.
+ShardSpec apply_shard(RunArgs& a, const Flow& flow) {
+    ShardSpec spec = a.shard == "auto" ? shard_from_environment() : parse_shard_spec(a.shard);
+    if (a.dry_run > 0) throw UserError("--dry-run previews the first records of the whole input; drop --shard");
+    std::string tag = fmt::format("shard-{}-of-{}", spec.index, spec.count);
+    auto per_shard = [&](std::string& path, const char* option, bool required) {
+        if (path.empty()) return;
+        auto at = path.find("{shard}");
+        if (at == std::string::npos) {
+            if (required)
+                throw UserError(fmt::format(
+                    "{} {}: with --shard every shard would write this same file; put {{shard}} in the name (it "
+                    "becomes {}) or leave {} out (each shard writes into its run directory, and `synthforge merge` "
+                    "joins them)",
+                    option, path, tag, option));
+            return;
+        }
+        while (at != std::string::npos) {
+            path.replace(at, 7, tag);
+            at = path.find("{shard}", at + tag.size());
+        }
+    };
+    per_shard(a.output, "-o", true);
+    per_shard(a.rejects, "--rejects", true);
+    per_shard(a.report, "--report", true);
+    // A shared --run-dir is refused later anyway ("holds a run already"); {shard} is a convenience.
+    per_shard(a.run_dir, "--run-dir", false);
+    per_shard(a.resume, "--resume", false);
+    if (a.run_dir.empty() && a.resume.empty())
+        a.run_dir = (std::filesystem::path("runs") / (flow.name + "." + tag)).string();
+    return spec;
+}
 
 std::map<std::string, std::string> parse_sets(const std::vector<std::string>& sets) {
     std::map<std::string, std::string> out;
@@ -52,13 +102,14 @@ std::map<std::string, std::string> parse_sets(const std::vector<std::string>& se
     return out;
 }
 
-int run(const RunArgs& a) {
+int run(RunArgs a) {
     for (const auto& p : a.plugins) load_plugin(p);
     FlowOptions fo;
     fo.overrides = parse_sets(a.sets);
     Flow flow = load_flow(resolve_flow_path(a.flow), fo);
 
     RunOptions ro;
+    if (!a.shard.empty()) ro.shard = apply_shard(a, flow);
     for (const auto& i : a.inputs) ro.inputs.emplace_back(i);
     ro.input_format = a.input_format;
     ro.text_unit = a.text_unit == "paragraph"  ? TextUnit::paragraph
@@ -93,6 +144,9 @@ int run(const RunArgs& a) {
     ProgressReporter reporter(stderr, a.quiet);
     ro.on_progress = [&](const Progress& p) { reporter(p); };
     g_stop = false;
+    g_stop_now_message =
+        "\nsynthforge: stopped at once on a second signal; the batch in flight is redone by --resume " +
+        ro.run_dir.string() + "\n";
     ro.stop_requested = &g_stop;
     std::signal(SIGINT, on_stop_signal);
     std::signal(SIGTERM, on_stop_signal);
@@ -106,6 +160,7 @@ int run(const RunArgs& a) {
         if (!a.output.empty()) cmd += " -o " + a.output;
         for (const auto& v : a.sets) cmd += " --set " + v;
         if (a.seed) cmd += " --seed " + std::to_string(a.seed);
+        if (ro.shard.sharded()) cmd += " --shard " + ro.shard.str();
         if (!a.report.empty()) cmd += " --report " + a.report;
         cmd += " --resume " + ro.run_dir.string();
         throw RunInterrupted("interrupted; finished batches are saved in " + ro.run_dir.string() +
@@ -123,6 +178,9 @@ int run(const RunArgs& a) {
                        b.rows_out, b.rows_rejected);
         if (s.rows_rejected) fmt::print(stderr, "rejected rows with reasons: {}\n", s.rejects.string());
         fmt::print(stderr, "run directory: {}\n", s.run_dir.string());
+        if (ro.shard.sharded())
+            fmt::print(stderr, "shard {}: join the shards with `synthforge merge RUN_DIR... -o OUTPUT`\n",
+                       ro.shard.str());
     }
     if (!a.report.empty()) {
         report::ReportOptions rep;
@@ -183,6 +241,10 @@ Command add_run_command(CLI::App& app) {
     cmd->add_option("--report", args->report,
                     "After the run, write the HTML quality report of the output here (see `synthforge report`)");
     cmd->add_option("--plugin", args->plugins, "Load a plugin (.so) that adds block types (repeatable)");
+    cmd->add_option("--shard", args->shard,
+                    "Run only shard I of N (0-based I/N: a contiguous slice of the input records), or 'auto' from "
+                    "SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX + SYNTHFORGE_SHARD_COUNT; join shards with "
+                    "`synthforge merge`");
     cmd->add_flag("-q,--quiet", args->quiet, "No progress or summary on stderr");
     return [args] { return run(*args); };
 }

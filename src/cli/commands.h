@@ -19,6 +19,8 @@ Command add_tiny_model_command(CLI::App& app);
 Command add_report_command(CLI::App& app);
 Command add_scan_command(CLI::App& app);
 Command add_privacy_command(CLI::App& app);
+Command add_merge_command(CLI::App& app);
+Command add_convert_command(CLI::App& app);
 
 // Built-in flows: `run NAME` and `init NAME` find flows/NAME.yaml here.
 std::filesystem::path builtin_flows_dir();

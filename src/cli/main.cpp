@@ -30,6 +30,8 @@ int main(int argc, char** argv) {
     add(synthforge::cli::add_report_command);
     add(synthforge::cli::add_scan_command);
     add(synthforge::cli::add_privacy_command);
+    add(synthforge::cli::add_merge_command);
+    add(synthforge::cli::add_convert_command);
 
     try {
         app.parse(argc, argv);
