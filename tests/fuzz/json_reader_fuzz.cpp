@@ -1,0 +1,7 @@
+// libFuzzer target: the JSON reader (src/data/json_reader.cpp) on arbitrary bytes.
+#include "reader_fuzz_common.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    synthforge::fuzz::read_everything(data, size, "json");
+    return 0;
+}
