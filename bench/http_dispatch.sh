@@ -13,7 +13,7 @@
 # neighbour's burst of CPU use on a shared machine skews one round rather than the ratio.
 # LOOPS=N overrides the event-loop (and bare libcurl thread) count of the multi-loop columns.
 #
-# Needs: wrk and nginx (apt-get install wrk nginx-light), a built tree (make), g++.
+# Needs: wrk and nginx (apt-get install wrk nginx-light), a tree built by make bench.
 # BUILD_DIR overrides build/. Nothing leaves the loopback interface.
 set -euo pipefail
 
@@ -37,17 +37,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The drivers are rebuilt only when their source or the library changed.
 DRIVER=$BUILD/bench/http_dispatch_driver
 RAW=$BUILD/bench/raw_curl_driver
-mkdir -p "$BUILD/bench"
-if [ ! -x "$DRIVER" ] || [ "$ROOT/bench/http_dispatch_driver.cpp" -nt "$DRIVER" ] || [ "$ROOT/src/llm/openai_backend.h" -nt "$DRIVER" ] || [ "$BUILD/lib/libsynthforge.so" -nt "$DRIVER" ]; then
-  g++ -std=c++20 -O2 -I"$ROOT/include" -I"$ROOT/src" "$ROOT/bench/http_dispatch_driver.cpp" \
-      -L"$BUILD/lib" -lsynthforge -Wl,-rpath,"$BUILD/lib" -o "$DRIVER"
-fi
-if [ ! -x "$RAW" ] || [ "$ROOT/bench/raw_curl_driver.cpp" -nt "$RAW" ]; then
-  g++ -std=c++20 -O2 "$ROOT/bench/raw_curl_driver.cpp" -lcurl -o "$RAW"
-fi
+# The drivers are CMake targets (bench/CMakeLists.txt), built by `make bench`.
+for exe in "$DRIVER" "$RAW"; do
+  [ -x "$exe" ] || { echo "http_dispatch: $exe missing: run make bench, or configure with -DSYNTHFORGE_BENCH=ON and build" >&2; exit 2; }
+done
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 sed -e "s|@PREFIX@|$TMP|g" -e "s|@PORT@|$PORT|g" "$ROOT/bench/nginx.conf.in" > "$TMP/nginx.conf"

@@ -5,13 +5,20 @@
 //
 // The caller side mimics the LLM client: it keeps max_in_flight() requests submitted and
 // collects outcomes with wait(), so the number includes the submit/wait hand-off, not only HTTP.
+// Latency is submit() to the outcome coming out of wait(), for the requests counted; against a
+// server that answers at once (nginx with a fixed body) all of it is what the client adds.
+// bench/run_all.py measures the driver's CPU time and peak RSS from outside (wait4), as it does
+// for wrk and the Python client; "all" (every completed request, warm-up included) is what the
+// CPU time is divided by.
 
 #include "llm/openai_backend.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 using namespace synthforge::llm;
 
@@ -35,16 +42,29 @@ int main(int argc, char** argv) {
 
     // Keeps max_in_flight() requests submitted until `until`, then drains; returns completions
     // that finished before `until`, as wrk counts.
-    uint64_t failed = 0;
-    auto run = [&](std::chrono::steady_clock::time_point until) {
+    uint64_t failed = 0, completed = 0;  // completed: all requests, warm-up and drain included
+    using clock = std::chrono::steady_clock;
+    std::vector<clock::time_point> submitted;  // by request id (ids are 0, 1, 2, ... per run)
+    std::vector<double> latency_ms;
+    auto run = [&](clock::time_point until) {
         uint64_t next = 0, done = 0, counted = 0;
+        submitted.clear();
+        latency_ms.clear();
         while (true) {
-            bool open = std::chrono::steady_clock::now() < until;
+            bool open = clock::now() < until;
             if (!open && done == next) break;
-            while (open && next - done < backend->max_in_flight()) backend->submit(next++, request);
+            while (open && next - done < backend->max_in_flight()) {
+                submitted.push_back(clock::now());
+                backend->submit(next++, request);
+            }
             for (auto& [id, outcome] : backend->wait(std::chrono::milliseconds(100))) {
                 ++done;
-                if (std::chrono::steady_clock::now() < until) ++counted;
+                ++completed;
+                const auto now = clock::now();
+                if (now < until) {
+                    ++counted;
+                    latency_ms.push_back(std::chrono::duration<double, std::milli>(now - submitted[id]).count());
+                }
                 if (!outcome.ok() && failed++ < 3)
                     std::fprintf(stderr, "request %llu failed: %s\n", (unsigned long long)id, outcome.error.c_str());
             }
@@ -59,7 +79,12 @@ int main(int argc, char** argv) {
     uint64_t total = run(t0 + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                   std::chrono::duration<double>(duration_s)));
     double s = duration_s;
-    std::printf("requests %llu failed %llu seconds %.3f requests/s %.0f\n", (unsigned long long)total,
-                (unsigned long long)failed, s, static_cast<double>(total) / s);
+    std::sort(latency_ms.begin(), latency_ms.end());
+    auto pct = [&](double p) {
+        return latency_ms.empty() ? 0.0 : latency_ms[static_cast<size_t>(p * (latency_ms.size() - 1))];
+    };
+    std::printf("requests %llu failed %llu seconds %.3f requests/s %.0f p50_ms %.3f p99_ms %.3f all %llu\n",
+                (unsigned long long)total, (unsigned long long)failed, s, static_cast<double>(total) / s, pct(0.50),
+                pct(0.99), (unsigned long long)completed);
     return failed ? 1 : 0;
 }

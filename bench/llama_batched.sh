@@ -9,7 +9,7 @@
 #
 # On a busy machine use THREADS=1: llama.cpp's OpenMP workers spin, and with other processes
 # on the cores both sides' numbers swing tenfold (or export OMP_WAIT_POLICY=passive).
-# Needs a built tree (make) and g++. BUILD_DIR overrides build/. No downloads: the model is
+# Needs a tree built by make bench. BUILD_DIR overrides build/. No downloads: the model is
 # written by `synthforge tiny-model`.
 set -euo pipefail
 
@@ -28,11 +28,10 @@ TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
 DRIVER=$BUILD/bench/llama_batched_driver
-mkdir -p "$BUILD/bench"
-if [ ! -x "$DRIVER" ] || [ "$ROOT/bench/llama_batched_driver.cpp" -nt "$DRIVER" ] || [ "$BUILD/lib/libsynthforge.so" -nt "$DRIVER" ]; then
-  g++ -std=c++20 -O2 -I"$ROOT/include" -I"$ROOT/src" "$ROOT/bench/llama_batched_driver.cpp" \
-      -L"$BUILD/lib" -lsynthforge -Wl,-rpath,"$BUILD/lib" -o "$DRIVER"
-fi
+# The drivers are CMake targets (bench/CMakeLists.txt), built by `make bench`.
+for exe in "$DRIVER"; do
+  [ -x "$exe" ] || { echo "llama_batched: $exe missing: run make bench, or configure with -DSYNTHFORGE_BENCH=ON and build" >&2; exit 2; }
+done
 
 MODEL=$TMP/tiny.gguf
 "$BUILD/bin/synthforge" tiny-model "$MODEL" >/dev/null

@@ -30,7 +30,10 @@ int main(int argc, char** argv) {
     LlamaBackendOptions opt;
     opt.model = argv[1];
     opt.n_parallel = npl;
-    opt.n_ctx = 4096;
+    // n_ctx is shared out equally among the sequences: each needs room for its prompt and
+    // completion (and a little slack), so many parallel sequences need a larger context.
+    // bench/run_all.py gives llama-batched-bench the same -c.
+    opt.n_ctx = std::max(4096, npl * (npp + ntg + 16));
     opt.n_batch = 2048;
     opt.n_threads = std::atoi(argv[5]);
     auto backend = make_llama_backend(opt);

@@ -12,7 +12,7 @@
 #    datasketch's (0.5 / 0.5) for comparison.
 # 2. `synthforge dedup --method minhash` end to end (JSONL in and out, run store, rejects),
 #    whose decisions must equal the driver's.
-# Needs a built tree (make), g++ and python3. BUILD_DIR overrides build/.
+# Needs a tree built by make bench, and python3. BUILD_DIR overrides build/.
 set -euo pipefail
 
 DOCS=${1:-100000}
@@ -27,11 +27,10 @@ TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
 DRIVER=$BUILD/bench/minhash_bench_driver
-mkdir -p "$BUILD/bench"
-if [ ! -x "$DRIVER" ] || [ "$ROOT/bench/minhash_bench_driver.cpp" -nt "$DRIVER" ] || [ "$BUILD/lib/libsynthforge.so" -nt "$DRIVER" ]; then
-  g++ -std=c++20 -O2 -I"$ROOT/include" "$ROOT/bench/minhash_bench_driver.cpp" \
-      -L"$BUILD/lib" -lsynthforge -Wl,-rpath,"$BUILD/lib" -o "$DRIVER"
-fi
+# The drivers are CMake targets (bench/CMakeLists.txt), built by `make bench`.
+for exe in "$DRIVER"; do
+  [ -x "$exe" ] || { echo "minhash_bench: $exe missing: run make bench, or configure with -DSYNTHFORGE_BENCH=ON and build" >&2; exit 2; }
+done
 
 echo "== corpus: $DOCS documents"
 python3 "$ROOT/bench/minhash_gen.py" "$TMP/corpus" --docs "$DOCS"

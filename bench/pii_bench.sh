@@ -12,7 +12,7 @@
 # 3. The Python reference (bench/reference/pii_reference.py): the same patterns with Python's
 #    `re`, one pattern at a time, plus the validators; on the first PY_MB megabytes.
 # 4. `synthforge scan` end to end on the corpus as JSONL (parsing, run store, writing).
-# Needs a built tree (make), g++ and python3. BUILD_DIR overrides build/.
+# Needs a tree built by make bench, and python3. BUILD_DIR overrides build/.
 set -euo pipefail
 
 MB=${1:-100}
@@ -28,11 +28,10 @@ TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
 DRIVER=$BUILD/bench/pii_bench_driver
-mkdir -p "$BUILD/bench"
-if [ ! -x "$DRIVER" ] || [ "$ROOT/bench/pii_bench_driver.cpp" -nt "$DRIVER" ] || [ "$BUILD/lib/libsynthforge.so" -nt "$DRIVER" ]; then
-  g++ -std=c++20 -O2 -I"$ROOT/include" "$ROOT/bench/pii_bench_driver.cpp" \
-      -L"$BUILD/lib" -lsynthforge -lre2 -Wl,-rpath,"$BUILD/lib" -o "$DRIVER"
-fi
+# The drivers are CMake targets (bench/CMakeLists.txt), built by `make bench`.
+for exe in "$DRIVER"; do
+  [ -x "$exe" ] || { echo "pii_bench: $exe missing: run make bench, or configure with -DSYNTHFORGE_BENCH=ON and build" >&2; exit 2; }
+done
 
 echo "== corpus: $MB MB, PII in $PII_RATE of the documents"
 python3 "$ROOT/tests/pii/make_corpus.py" --text-mb "$MB" --pii-rate "$PII_RATE" "$TMP/corpus.txt"

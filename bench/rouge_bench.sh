@@ -8,7 +8,7 @@
 #   bench/rouge_bench.sh [PY_N=3000] [THRESHOLD=0.7] [SIZES="10000 30000 100000"]
 #
 # The Python side is O(PY_N^2) pure-Python DP and takes several minutes at 3000; pass a smaller
-# PY_N for a quick look. Needs a built tree (make), g++ and python3. BUILD_DIR overrides build/.
+# PY_N for a quick look. Needs a tree built by make bench, and python3. BUILD_DIR overrides build/.
 set -euo pipefail
 
 PY_N=${1:-3000}
@@ -23,11 +23,10 @@ TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
 DRIVER=$BUILD/bench/rouge_bench_driver
-mkdir -p "$BUILD/bench"
-if [ ! -x "$DRIVER" ] || [ "$ROOT/bench/rouge_bench_driver.cpp" -nt "$DRIVER" ] || [ "$BUILD/lib/libsynthforge.so" -nt "$DRIVER" ]; then
-  g++ -std=c++20 -O2 -I"$ROOT/include" -I"$ROOT/src" "$ROOT/bench/rouge_bench_driver.cpp" \
-      -L"$BUILD/lib" -lsynthforge -Wl,-rpath,"$BUILD/lib" -o "$DRIVER"
-fi
+# The drivers are CMake targets (bench/CMakeLists.txt), built by `make bench`.
+for exe in "$DRIVER"; do
+  [ -x "$exe" ] || { echo "rouge_bench: $exe missing: run make bench, or configure with -DSYNTHFORGE_BENCH=ON and build" >&2; exit 2; }
+done
 
 secs_of() { sed -E 's/.* kept ([0-9.]+) s.*/\1/' "$1"; }
 

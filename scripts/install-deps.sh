@@ -9,7 +9,16 @@ packages=(
   libxxhash-dev libre2-dev libvalijson-dev libcurl4-openssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev python3 clang-format
   libcld2-dev libphonenumber-dev libssl-dev
+  clang  # scripts/fuzz.sh: libFuzzer (-fsanitize=fuzzer) ships with Debian's clang
   chromium  # tests/e2e/report_test.py renders the HTML report in headless Chromium
+  # The Python module (python/, docs/python.md): build, pip install into a venv, its tests.
+  pybind11-dev python3-dev python3-setuptools python3-wheel python3-pip python3-venv python3-pytest python3-numpy
+  python3-pandas
+  python3-torch python3-yaml  # examples/training (toy fine-tune test); YAML checks of examples/kubernetes
+  python3-nbclient python3-nbformat python3-ipykernel  # docs/tutorials notebooks, run by tests/tutorials
+  # make bench (bench/run_all.py): HTTP load generator and server, the Python asyncio client,
+  # GNU time for rusage, taskset (util-linux), profilers for the misses
+  wrk nginx-light python3-aiohttp time util-linux valgrind
 )
 
 missing=()
