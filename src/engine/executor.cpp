@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -328,11 +329,19 @@ class Executor {
         ::unlink(probe.c_str());
     }
 
+    bool inside_run_dir(const std::filesystem::path& path) const {
+        const auto dir = std::filesystem::absolute(options_.run_dir).lexically_normal();
+        const auto parent = std::filesystem::absolute(path).lexically_normal().parent_path();
+        auto [d, p] = std::mismatch(dir.begin(), dir.end(), parent.begin(), parent.end());
+        return d == dir.end();
+    }
+
     void prepare_run_dir() {
         if (options_.run_dir.empty()) throw UserError("no run directory given");
         // Before any work and before a run store exists: an output that cannot be written
         // would otherwise fail only at the end, after every model call was paid for.
-        if (!options_.output.empty()) check_output_writable(options_.output);
+        // An output inside the run directory (the CLI's default) is checked once that exists, below.
+        if (!options_.output.empty() && !inside_run_dir(options_.output)) check_output_writable(options_.output);
         std::error_code ec;
         auto db = options_.run_dir / "run.sqlite";
         Json identity = detail::run_identity(flow_, options_.inputs, options_.seed, options_.shard);

@@ -219,6 +219,15 @@ def unwritable(exe, work, mounts, can_mount):
             check(sent == 0, f"{what}: {sent} requests were sent before the run failed")
             print(f"3. {what}: exit {p.returncode} in {secs:.2f} s, no request sent: "
                   f"'{p.stderr.strip().splitlines()[0][:200]}'")
+        # The early check must not refuse an output inside a run directory that the run is
+        # about to create (what `make demo` and the CLI's default paths do).
+        run_dir = work / "uw-new-run"
+        out = run_dir / "output.jsonl"
+        p = run([exe, "run", "generate", "-i", str(inp), "-o", str(out), "--run-dir", str(run_dir), "-q",
+                 "--set", "backend=openai", "--set", f"base_url={fx.url}", "--set", "model=fixture"], timeout=300)
+        check(p.returncode == 0, f"output inside a new run dir: exit {p.returncode}: {p.stderr}")
+        check(len(out.read_text().splitlines()) == 40, "output inside a new run dir: not every row was written")
+        print("3. output inside a run dir the run creates: written")
 
 
 def main():
