@@ -33,6 +33,24 @@ std::string read_config_file(const std::filesystem::path& dir, const std::string
     return ss.str();
 }
 
+std::optional<Template> template_file_or_inline(const Json& config, const std::string& key,
+                                                const std::filesystem::path& flow_dir, const char* fallback,
+                                                const std::string& what) {
+    std::string source = fallback;
+    if (config.contains(key + "_file")) {
+        if (config.contains(key))
+            throw ConfigError("config." + key + ": give " + key + " or " + key + "_file, not both");
+        source = read_config_file(flow_dir, config[key + "_file"].get<std::string>(), key + "_file");
+    } else if (config.contains(key)) {
+        source = config[key].get<std::string>();
+    }
+    if (source.empty()) {
+        if (key == "prompt") throw ConfigError("config.prompt: " + what + " cannot be empty");
+        return std::nullopt;  // an empty system message: send none
+    }
+    return Template::compile(source, "config." + key);
+}
+
 void LlmMetrics::count(const llm::Outcome& o) {
     ++requests;
     if (!o.ok()) {

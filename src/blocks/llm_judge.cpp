@@ -175,8 +175,9 @@ class LlmJudge : public Block {
         } else {
             response_ = compile_field(config, "response", "{{ output }}");
         }
-        prompt_ = compile_file_or_inline(config, "prompt", env, pairwise_ ? kPairwisePrompt : kAbsolutePrompt);
-        system_ = compile_file_or_inline(config, "system", env, kSystem);
+        prompt_ = blocks::template_file_or_inline(config, "prompt", env.flow_dir,
+                                                  pairwise_ ? kPairwisePrompt : kAbsolutePrompt, "the judge's prompt");
+        system_ = blocks::template_file_or_inline(config, "system", env.flow_dir, kSystem, "the judge's prompt");
         rationale_ = config.value("rationale", true);
         output_ = config.value("output", pairwise_ ? "preference" : "judge");
         if (output_.empty()) throw ConfigError("config.output: the verdict column needs a name");
@@ -299,23 +300,6 @@ class LlmJudge : public Block {
         std::string source = config.value(key, fallback);
         if (source.empty()) throw ConfigError("config." + key + ": needs a column name or a template");
         return compile_column_or_template(source, "config." + key);
-    }
-
-    static std::optional<Template> compile_file_or_inline(const Json& config, const std::string& key,
-                                                          const BlockEnv& env, const char* fallback) {
-        std::string source = fallback;
-        if (config.contains(key + "_file")) {
-            if (config.contains(key))
-                throw ConfigError("config." + key + ": give " + key + " or " + key + "_file, not both");
-            source = blocks::read_config_file(env.flow_dir, config[key + "_file"].get<std::string>(), key + "_file");
-        } else if (config.contains(key)) {
-            source = config[key].get<std::string>();
-        }
-        if (source.empty()) {
-            if (key == "prompt") throw ConfigError("config.prompt: the judge's prompt cannot be empty");
-            return std::nullopt;  // an empty system message: send none
-        }
-        return Template::compile(source, "config." + key);
     }
 
     // The JSON schema sent for constrained decoding, and the same shape in words for the prompt.

@@ -211,8 +211,8 @@ class SafetyBlock final : public Block {
                 "config.llm: with llm: false only deny_lists and patterns decide, and none are given: every row "
                 "would pass");
         max_parse_retries_ = config.at("max_parse_retries").get<int>();
-        prompt_ = compile_file_or_inline(config, "prompt", env, kPrompt);
-        system_ = compile_file_or_inline(config, "system", env, kSystem);
+        prompt_ = blocks::template_file_or_inline(config, "prompt", env.flow_dir, kPrompt, "the classifier's prompt");
+        system_ = blocks::template_file_or_inline(config, "system", env.flow_dir, kSystem, "the classifier's prompt");
         build_schema();
     }
 
@@ -394,23 +394,6 @@ class SafetyBlock final : public Block {
             if (!m.re->ok()) throw ConfigError(fmt::format("{}.regex: {}", where, m.re->error()));
             matchers_.push_back(std::move(m));
         }
-    }
-
-    static std::optional<Template> compile_file_or_inline(const Json& config, const std::string& key,
-                                                          const BlockEnv& env, const char* fallback) {
-        std::string source = fallback;
-        if (config.contains(key + "_file")) {
-            if (config.contains(key))
-                throw ConfigError("config." + key + ": give " + key + " or " + key + "_file, not both");
-            source = blocks::read_config_file(env.flow_dir, config[key + "_file"].get<std::string>(), key + "_file");
-        } else if (config.contains(key)) {
-            source = config[key].get<std::string>();
-        }
-        if (source.empty()) {
-            if (key == "prompt") throw ConfigError("config.prompt: the classifier's prompt cannot be empty");
-            return std::nullopt;  // an empty system message: send none
-        }
-        return Template::compile(source, "config." + key);
     }
 
     // categories is a list of distinct enabled names; "unsafe" with none, or "safe" with some,
