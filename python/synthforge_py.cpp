@@ -96,10 +96,11 @@ py::dict summary_to_python(const RunSummary& s) {
 py::dict run(const std::string& flow_path, const std::vector<std::string>& inputs, const py::dict& params,
              const std::string& run_dir, uint64_t seed, const std::string& output, const std::string& input_format,
              const std::string& text_unit, bool skip_bad_records, size_t batch_size, bool resume,
-             const std::vector<std::string>& plugins) {
+             const std::vector<std::string>& plugins, const std::vector<std::string>& allow_paths) {
     if (run_dir.empty()) throw UserError("run_dir: a run directory is required");
     if (batch_size == 0) throw UserError("batch_size: must be at least 1");
     FlowOptions fo;
+    for (const auto& p : allow_paths) fo.allowed_paths.emplace_back(p);
     // A parameter's value goes in as JSON text, which is also YAML, so it keeps its type
     // exactly as `--set NAME=VALUE` would read it (a string stays a string, even "yes").
     for (auto [k, v] : params) {
@@ -382,7 +383,7 @@ PYBIND11_MODULE(_synthforge, m) {
 
     m.def("run", &run, py::arg("flow"), py::arg("inputs"), py::arg("params"), py::arg("run_dir"), py::arg("seed"),
           py::arg("output"), py::arg("input_format"), py::arg("text_unit"), py::arg("skip_bad_records"),
-          py::arg("batch_size"), py::arg("resume"), py::arg("plugins"),
+          py::arg("batch_size"), py::arg("resume"), py::arg("plugins"), py::arg("allow_paths"),
           "Runs a flow file to completion; returns the run summary (output and rejects paths, counts)");
 
     m.def(

@@ -11,6 +11,7 @@ packages=(
   libcld2-dev libphonenumber-dev libssl-dev
   clang  # scripts/fuzz.sh: libFuzzer (-fsanitize=fuzzer) ships with Debian's clang
   chromium  # tests/e2e/report_test.py renders the HTML report in headless Chromium
+  strace  # tests/e2e/write_paths_test.py traces every file a run writes
   # The Python module (python/, docs/python.md): build, pip install into a venv, its tests.
   pybind11-dev python3-dev python3-setuptools python3-wheel python3-pip python3-venv python3-pytest python3-numpy
   python3-pandas

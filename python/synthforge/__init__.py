@@ -81,7 +81,8 @@ class RunResult:
 
 
 def run(flow, inputs=None, params=None, run_dir=None, *, seed=0, output=None, input_format="",
-        text_unit="line", skip_bad_records=False, batch_size=1000, resume=False, plugins=()):
+        text_unit="line", skip_bad_records=False, batch_size=1000, resume=False, plugins=(),
+        allow_paths=()):
     """Runs the flow file ``flow`` and returns a RunResult.
 
     inputs: None (the flow generates its own records, or has none), a list of dicts, a
@@ -90,6 +91,8 @@ def run(flow, inputs=None, params=None, run_dir=None, *, seed=0, output=None, in
     params: flow parameters, as ``--set NAME=VALUE`` (``llm.NAME`` / ``sampling.NAME`` too);
     values keep their Python type. run_dir: the run directory (default: a new temporary
     directory, kept after the run so its output, rejects and run store can be inspected).
+    allow_paths: folders (or files) outside the flow's folder that its blocks may read, as
+    ``--allow-path``; a path given as a ``params`` value is allowed without it.
     """
     if run_dir is None:
         run_dir = tempfile.mkdtemp(prefix="synthforge-run-")
@@ -120,7 +123,7 @@ def run(flow, inputs=None, params=None, run_dir=None, *, seed=0, output=None, in
     summary = _synthforge.run(
         os.fspath(flow), paths, dict(params or {}), os.fspath(run_dir), seed,
         "" if output is None else os.fspath(output), input_format, text_unit, skip_bad_records,
-        batch_size, resume, [os.fspath(p) for p in plugins])
+        batch_size, resume, [os.fspath(p) for p in plugins], [os.fspath(p) for p in allow_paths])
     out_path = summary["output"]
     rows = read_records(out_path) if os.path.exists(out_path) else []
     rejects = summary["rejects"]

@@ -4,6 +4,7 @@
 // near-duplicate, and any planted canary string found in the text. Bounds turn the figures
 // into rejections; without bounds the block only measures (the report charts the column).
 #include "synthforge/data/reader.h"
+#include "synthforge/engine/flow_files.h"
 #include "synthforge/engine/registry.h"
 #include "synthforge/engine/template.h"
 #include "synthforge/errors.h"
@@ -63,10 +64,6 @@ class LeakageBlock final : public Block {
         const double floor = std::min(config.value("jaccard_floor", 0.5), max_jaccard_.value_or(1.0));
         jaccard_ = std::make_unique<text::MinHashIndex>(hasher_, text::optimal_lsh_params(floor, 128, 0.1, 0.9), floor);
 
-        const auto resolve = [&](const std::string& key) {
-            std::filesystem::path p = config[key].get<std::string>();
-            return p.is_absolute() ? p : env.flow_dir / p;
-        };
         const bool from_inputs = config.value("reference_inputs", false);
         if (from_inputs == config.contains("reference"))
             throw ConfigError(
@@ -76,7 +73,7 @@ class LeakageBlock final : public Block {
         if (from_inputs) {
             refs = env.input_paths;
         } else {
-            refs.push_back(resolve("reference"));
+            refs.push_back(resolve_flow_file(env, config["reference"].get<std::string>(), "config.reference"));
             std::error_code ec;
             if (!std::filesystem::is_regular_file(refs.front(), ec))
                 throw ConfigError("config.reference: no such file: " + refs.front().string());
@@ -103,10 +100,7 @@ class LeakageBlock final : public Block {
                 throw ConfigError("config.reference: " + ref.string() + " holds no records");
         }
         if (config.contains("canaries")) {
-            std::ifstream in(resolve("canaries"));
-            if (!in) throw ConfigError("config.canaries: cannot read " + resolve("canaries").string());
-            for (std::string line; std::getline(in, line);)
-                if (!line.empty()) canaries_.push_back(line);
+            canaries_ = read_line_list(env, config["canaries"].get<std::string>(), "config.canaries");
             canary_found_.assign(canaries_.size(), false);
         }
     }

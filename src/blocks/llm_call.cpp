@@ -1,5 +1,6 @@
 #include "llm_call.h"
 
+#include "synthforge/engine/flow_files.h"
 #include "synthforge/engine/limits.h"
 #include "synthforge/errors.h"
 #include "synthforge/llm/client_pool.h"
@@ -24,8 +25,8 @@ uint64_t hash64(std::string_view s, uint64_t seed) {
 
 }  // namespace
 
-std::string read_config_file(const std::filesystem::path& dir, const std::string& name, const std::string& key) {
-    std::filesystem::path p = std::filesystem::path(name).is_absolute() ? std::filesystem::path(name) : dir / name;
+std::string read_config_file(const BlockEnv& env, const std::string& name, const std::string& key) {
+    const std::filesystem::path p = resolve_flow_file(env, name, "config." + key);
     std::ifstream in(p, std::ios::binary);
     if (!in) throw ConfigError("config." + key + ": cannot read " + p.string() + ": " + std::strerror(errno));
     std::stringstream ss;
@@ -33,14 +34,13 @@ std::string read_config_file(const std::filesystem::path& dir, const std::string
     return ss.str();
 }
 
-std::optional<Template> template_file_or_inline(const Json& config, const std::string& key,
-                                                const std::filesystem::path& flow_dir, const char* fallback,
-                                                const std::string& what) {
+std::optional<Template> template_file_or_inline(const Json& config, const std::string& key, const BlockEnv& env,
+                                                const char* fallback, const std::string& what) {
     std::string source = fallback;
     if (config.contains(key + "_file")) {
         if (config.contains(key))
             throw ConfigError("config." + key + ": give " + key + " or " + key + "_file, not both");
-        source = read_config_file(flow_dir, config[key + "_file"].get<std::string>(), key + "_file");
+        source = read_config_file(env, config[key + "_file"].get<std::string>(), key + "_file");
     } else if (config.contains(key)) {
         source = config[key].get<std::string>();
     }

@@ -20,15 +20,15 @@
 
 namespace synthforge::blocks {
 
-// The text of a file named by config.<key>, relative to the flow's folder; ConfigError naming the key.
-std::string read_config_file(const std::filesystem::path& flow_dir, const std::string& name, const std::string& key);
+// The text of a file named by config.<key>, relative to the flow's folder and confined to it
+// (resolve_flow_file); ConfigError naming the key.
+std::string read_config_file(const BlockEnv& env, const std::string& name, const std::string& key);
 
 // A model prompt given inline (config.<key>) or in a file (config.<key>_file, relative to the
 // flow), `fallback` when neither. Empty text: no template (an empty system message sends none),
 // except for "prompt", which cannot be empty: `what` names it in the error ("the judge's prompt").
-std::optional<Template> template_file_or_inline(const Json& config, const std::string& key,
-                                                const std::filesystem::path& flow_dir, const char* fallback,
-                                                const std::string& what);
+std::optional<Template> template_file_or_inline(const Json& config, const std::string& key, const BlockEnv& env,
+                                                const char* fallback, const std::string& what);
 
 // One request of a block, asked until its answer is accepted or the retries run out.
 struct LlmCall {

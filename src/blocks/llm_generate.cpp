@@ -4,6 +4,7 @@
 #include "llm_output_parser.h"
 #include "seeded_rng.h"
 #include "synthforge/data/reader.h"
+#include "synthforge/engine/flow_files.h"
 #include "synthforge/engine/registry.h"
 #include "synthforge/engine/template.h"
 #include "synthforge/errors.h"
@@ -100,7 +101,7 @@ struct Example {
     std::string assistant;
 };
 
-std::vector<Example> load_examples(const Json& config, const std::filesystem::path& dir) {
+std::vector<Example> load_examples(const Json& config, const BlockEnv& env) {
     std::vector<Example> out;
     auto add = [&](const Json& e, const std::string& where) {
         if (e.contains("messages") && e["messages"].is_array()) {
@@ -121,8 +122,7 @@ std::vector<Example> load_examples(const Json& config, const std::filesystem::pa
     const Json inline_examples = config.value("examples", Json::array());
     for (size_t i = 0; i < inline_examples.size(); ++i) add(inline_examples[i], fmt::format("config.examples[{}]", i));
     if (config.contains("examples_file")) {
-        std::filesystem::path p = config["examples_file"].get<std::string>();
-        if (p.is_relative()) p = dir / p;
+        const auto p = resolve_flow_file(env, config["examples_file"].get<std::string>(), "config.examples_file");
         try {
             for (const auto& e : read_all(p)) add(e, "config.examples_file: " + p.string());
         } catch (const UserError& e) {
@@ -147,7 +147,7 @@ class LlmGenerate : public Block {
           env_(env),
           prompts_(compile_prompts(config, env)),
           system_(compile(config, "system", env, false)),
-          examples_(load_examples(config, env.flow_dir)),
+          examples_(load_examples(config, env)),
           raw_(config.value("raw", false)),
           n_(config.value("n", 1)),
           output_(config.value("output", "response")),
@@ -345,8 +345,8 @@ class LlmGenerate : public Block {
             const Json& list = config["prompt_files"];
             for (size_t i = 0; i < list.size(); ++i) {
                 const std::string where = fmt::format("config.prompt_files[{}]", i);
-                std::string source = blocks::read_config_file(env.flow_dir, list[i].get<std::string>(),
-                                                              fmt::format("prompt_files[{}]", i));
+                std::string source =
+                    blocks::read_config_file(env, list[i].get<std::string>(), fmt::format("prompt_files[{}]", i));
                 if (source.empty()) throw ConfigError(where + ": the file is empty");
                 out.push_back(Template::compile(source, where));
             }
@@ -395,7 +395,7 @@ class LlmGenerate : public Block {
         if (config.contains(key + "_file")) {
             if (config.contains(key) && !config[key].get<std::string>().empty())
                 throw ConfigError("config." + key + ": give " + key + " or " + key + "_file, not both");
-            source = blocks::read_config_file(env.flow_dir, config[key + "_file"].get<std::string>(), key + "_file");
+            source = blocks::read_config_file(env, config[key + "_file"].get<std::string>(), key + "_file");
         } else {
             source = config.value(key, "");
         }

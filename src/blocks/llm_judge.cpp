@@ -175,9 +175,9 @@ class LlmJudge : public Block {
         } else {
             response_ = compile_field(config, "response", "{{ output }}");
         }
-        prompt_ = blocks::template_file_or_inline(config, "prompt", env.flow_dir,
-                                                  pairwise_ ? kPairwisePrompt : kAbsolutePrompt, "the judge's prompt");
-        system_ = blocks::template_file_or_inline(config, "system", env.flow_dir, kSystem, "the judge's prompt");
+        prompt_ = blocks::template_file_or_inline(config, "prompt", env, pairwise_ ? kPairwisePrompt : kAbsolutePrompt,
+                                                  "the judge's prompt");
+        system_ = blocks::template_file_or_inline(config, "system", env, kSystem, "the judge's prompt");
         rationale_ = config.value("rationale", true);
         output_ = config.value("output", pairwise_ ? "preference" : "judge");
         if (output_.empty()) throw ConfigError("config.output: the verdict column needs a name");

@@ -7,6 +7,7 @@
 // draws anew.
 
 #include "seeded_rng.h"
+#include "synthforge/engine/flow_files.h"
 #include "synthforge/engine/registry.h"
 #include "synthforge/errors.h"
 
@@ -34,20 +35,6 @@ constexpr const char* kSchema = R"json({
   }
 })json";
 
-std::vector<Json> read_items(const std::filesystem::path& path) {
-    std::ifstream in(path);
-    if (!in) throw ConfigError("config.from_file: cannot open " + path.string());
-    std::vector<Json> items;
-    std::string line;
-    while (std::getline(in, line)) {
-        while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
-        size_t start = line.find_first_not_of(" \t");
-        if (start == std::string::npos || line[start] == '#') continue;
-        items.emplace_back(line.substr(start));
-    }
-    return items;
-}
-
 class Pick final : public Block {
   public:
     Pick(const std::string& name, const Json& config, const BlockEnv& env)
@@ -57,10 +44,9 @@ class Pick final : public Block {
         if (config.contains("from")) {
             items_ = config["from"].get<std::vector<Json>>();
         } else {
-            std::filesystem::path p = config["from_file"].get<std::string>();
-            if (p.is_relative()) p = env.flow_dir / p;
-            items_ = read_items(p);
-            if (items_.empty()) throw ConfigError("config.from_file: " + p.string() + " holds no items");
+            const std::string file = config["from_file"].get<std::string>();
+            for (auto& item : read_line_list(env, file, "config.from_file")) items_.emplace_back(std::move(item));
+            if (items_.empty()) throw ConfigError("config.from_file: " + file + " holds no items");
         }
         count_ = config.value("count", uint64_t{1});
         as_list_ = config.value("as_list", false) || count_ > 1;

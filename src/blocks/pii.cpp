@@ -4,6 +4,7 @@
 // `messages`, for one) are scanned too; a finding names its field by path.
 #include "synthforge/privacy/pii.h"
 #include "engine/schema_check.h"
+#include "synthforge/engine/flow_files.h"
 #include "synthforge/engine/registry.h"
 #include "synthforge/errors.h"
 
@@ -60,20 +61,6 @@ constexpr const char* kSchema = R"json({
 
 enum class Action { flag, redact, drop };
 
-std::vector<std::string> read_terms(const std::filesystem::path& path, const std::string& where) {
-    std::ifstream in(path);
-    if (!in) throw ConfigError(where + ": cannot read '" + path.string() + "'");
-    std::vector<std::string> terms;
-    std::string line;
-    while (std::getline(in, line)) {
-        const size_t b = line.find_first_not_of(" \t\r");
-        if (b == std::string::npos || line[b] == '#') continue;
-        const size_t e = line.find_last_not_of(" \t\r");
-        terms.push_back(line.substr(b, e - b + 1));
-    }
-    return terms;
-}
-
 class PiiBlock final : public Block {
   public:
     PiiBlock(const std::string& name, const Json& config, const BlockEnv& env) : Block(name) {
@@ -102,9 +89,8 @@ class PiiBlock final : public Block {
         for (size_t i = 0; i < lists.size(); ++i) {
             privacy::DenyList d;
             d.name = lists[i].at("name").get<std::string>();
-            const std::filesystem::path file = lists[i].at("file").get<std::string>();
-            d.terms = read_terms(file.is_absolute() ? file : env.flow_dir / file,
-                                 fmt::format("config.deny_lists[{}].file", i));
+            d.terms = read_line_list(env, lists[i].at("file").get<std::string>(),
+                                     fmt::format("config.deny_lists[{}].file", i));
             d.case_sensitive = lists[i].value("case_sensitive", false);
             d.score = lists[i].value("score", 1.0);
             so.deny_lists.push_back(std::move(d));

@@ -9,6 +9,7 @@
 #include "engine/schema_check.h"
 #include "llm_call.h"
 #include "llm_output_parser.h"
+#include "synthforge/engine/flow_files.h"
 #include "synthforge/engine/registry.h"
 #include "synthforge/engine/template.h"
 #include "synthforge/errors.h"
@@ -151,19 +152,6 @@ struct Hit {
     std::string category, kind, field, text;
 };
 
-std::vector<std::string> read_terms(const std::filesystem::path& path, const std::string& where) {
-    std::ifstream in(path);
-    if (!in) throw ConfigError(where + ": cannot read '" + path.string() + "'");
-    std::vector<std::string> terms;
-    for (std::string line; std::getline(in, line);) {
-        const size_t b = line.find_first_not_of(" \t\r");
-        if (b == std::string::npos || line[b] == '#') continue;
-        const size_t e = line.find_last_not_of(" \t\r");
-        terms.push_back(line.substr(b, e - b + 1));
-    }
-    return terms;
-}
-
 // One RE2 for a whole list: each term is a literal (QuoteMeta) whose runs of whitespace match
 // any whitespace, in its own group so a hit says which term it was. "Whole word" means no
 // letter, digit or underscore right before or after it, in any script, which RE2's ASCII-only
@@ -211,8 +199,8 @@ class SafetyBlock final : public Block {
                 "config.llm: with llm: false only deny_lists and patterns decide, and none are given: every row "
                 "would pass");
         max_parse_retries_ = config.at("max_parse_retries").get<int>();
-        prompt_ = blocks::template_file_or_inline(config, "prompt", env.flow_dir, kPrompt, "the classifier's prompt");
-        system_ = blocks::template_file_or_inline(config, "system", env.flow_dir, kSystem, "the classifier's prompt");
+        prompt_ = blocks::template_file_or_inline(config, "prompt", env, kPrompt, "the classifier's prompt");
+        system_ = blocks::template_file_or_inline(config, "system", env, kSystem, "the classifier's prompt");
         build_schema();
     }
 
@@ -319,7 +307,9 @@ class SafetyBlock final : public Block {
                     "config.categories.{}: a category name is lowercase letters, digits and _ (it appears in the "
                     "classifier's answers and in reject reasons)",
                     name));
-            auto it = std::find_if(all.begin(), all.end(), [&](const Category& c) { return c.name == name; });
+            // A copy: clang before 16 cannot capture a structured binding (the fuzz build uses clang 14).
+            const std::string key = name;
+            auto it = std::find_if(all.begin(), all.end(), [&](const Category& c) { return c.name == key; });
             if (value.is_boolean()) {  // false (the schema allows no true)
                 if (it == all.end())
                     throw ConfigError(fmt::format("config.categories.{}: no such category to disable; categories: {}",
@@ -370,8 +360,7 @@ class SafetyBlock final : public Block {
             if (d.contains("file") == d.contains("terms"))
                 throw ConfigError(where + ": give file or terms (exactly one)");
             if (d.contains("file")) {
-                const std::filesystem::path file = d["file"].get<std::string>();
-                m.terms = read_terms(file.is_absolute() ? file : env.flow_dir / file, where + ".file");
+                m.terms = read_line_list(env, d["file"].get<std::string>(), where + ".file");
             } else {
                 m.terms = d["terms"].get<std::vector<std::string>>();
             }

@@ -41,6 +41,7 @@ struct RunArgs {
     std::string output;
     std::vector<std::string> sets;
     std::vector<std::string> plugins;
+    std::vector<std::string> allow_paths;
     std::string run_dir;
     std::string resume;
     uint64_t seed = 0;
@@ -106,6 +107,7 @@ int run(RunArgs a) {
     for (const auto& p : a.plugins) load_plugin(p);
     FlowOptions fo;
     fo.overrides = parse_sets(a.sets);
+    for (const auto& p : a.allow_paths) fo.allowed_paths.emplace_back(p);
     Flow flow = load_flow(resolve_flow_path(a.flow), fo);
 
     RunOptions ro;
@@ -218,6 +220,8 @@ Command add_run_command(CLI::App& app) {
     cmd->add_option("-i,--input", args->inputs, "Input file (jsonl, json, csv, txt); repeat to read several in order");
     cmd->add_option("-o,--output", args->output, "Output file (.jsonl, .json, .csv); default RUN_DIR/output.jsonl");
     cmd->add_option("--set", args->sets, "Override a flow parameter: NAME=VALUE (repeatable)");
+    cmd->add_option("--allow-path", args->allow_paths,
+                    "Let the flow read files in this folder (or this file) outside its own folder (repeatable)");
     cmd->add_option("--run-dir", args->run_dir, "Run directory (default runs/<flow>-<timestamp>)");
     cmd->add_option("--resume", args->resume, "Continue the run in this run directory");
     cmd->add_option("--seed", args->seed, "Seed for every random choice in the flow")->capture_default_str();

@@ -13,15 +13,18 @@ Command add_validate_command(CLI::App& app) {
         std::string flow;
         std::vector<std::string> sets;
         std::vector<std::string> plugins;
+        std::vector<std::string> allow_paths;
     };
     auto args = std::make_shared<Args>();
     auto* cmd = app.add_subcommand("validate", "Check a flow against its schema and every block's options");
     cmd->add_option("flow", args->flow, "Flow file or built-in flow name")->required();
     cmd->add_option("--set", args->sets, "Parameter override NAME=VALUE, as for run");
     cmd->add_option("--plugin", args->plugins, "Load a plugin (.so) first");
+    cmd->add_option("--allow-path", args->allow_paths, "Let the flow read files here, as for run");
     return [args] {
         for (const auto& p : args->plugins) load_plugin(p);
         FlowOptions options;
+        for (const auto& p : args->allow_paths) options.allowed_paths.emplace_back(p);
         for (const auto& s : args->sets) {
             auto eq = s.find('=');
             if (eq == std::string::npos || eq == 0) throw UserError("--set expects NAME=VALUE, got '" + s + "'");

@@ -4,11 +4,14 @@
 #include "synthforge/errors.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <string>
+#include <system_error>
 
 namespace synthforge {
 namespace detail {
@@ -18,9 +21,28 @@ namespace {
 // Big enough that a write() per buffer costs nothing next to serialising the records.
 constexpr size_t kBufferBytes = 1u << 20;
 
+// `<target>.tmp-<pid>` files of processes that no longer exist: what a killed run left.
+// A live process's file (a concurrent writer, or an unrelated process that reused the PID)
+// is left alone; so is anything not named exactly that way.
+void remove_stale_temp_files(const std::filesystem::path& target) {
+    const std::string prefix = target.filename().string() + ".tmp-";
+    const std::filesystem::path dir = target.has_parent_path() ? target.parent_path() : ".";
+    std::error_code ec;
+    for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        const std::string name = it->path().filename().string();
+        if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
+        const std::string digits = name.substr(prefix.size());
+        if (digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+        const pid_t pid = static_cast<pid_t>(std::stol(digits));
+        if (pid <= 0 || pid == ::getpid()) continue;
+        if (::kill(pid, 0) != 0 && errno == ESRCH) ::unlink(it->path().c_str());
+    }
+}
+
 }  // namespace
 
 AtomicFile::AtomicFile(std::filesystem::path target) : target_(std::move(target)) {
+    remove_stale_temp_files(target_);
     temp_ = target_;
     temp_ += ".tmp-" + std::to_string(::getpid());
     fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);

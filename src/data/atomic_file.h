@@ -2,6 +2,8 @@
 // Private to the writers: an output file that only appears at its final path when
 // complete. Bytes go to `<target>.tmp-<pid>` in the same directory (so the final
 // rename cannot cross file systems), which commit() fsyncs and renames over the target.
+// A process killed mid-write (SIGKILL, power loss) leaves its temporary file behind; the
+// next writer of the same target removes those whose process is gone.
 
 #include <filesystem>
 #include <string>
@@ -11,7 +13,8 @@ namespace synthforge::detail {
 
 class AtomicFile {
   public:
-    // Creates the temporary file; throws RunError naming the target when that fails.
+    // Removes stale temporary files of the target (see above), then creates its own;
+    // throws RunError naming the target when that fails.
     explicit AtomicFile(std::filesystem::path target);
     ~AtomicFile();  // removes the temporary file unless committed
     AtomicFile(const AtomicFile&) = delete;

@@ -225,6 +225,7 @@ BlockEnv block_env(const Flow& flow, const RunOptions& options) {
     BlockEnv env;
     env.seed = options.seed;
     env.flow_dir = flow.path.parent_path();
+    env.allowed_paths = flow.allowed_paths;
     env.batch_size = options.batch_size;
     env.llm_defaults = flow.llm_defaults;
     env.llm_overrides = flow.llm_overrides;

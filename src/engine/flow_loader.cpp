@@ -2,6 +2,7 @@
 #include "privacy_level.h"
 #include "schema_check.h"
 #include "synthforge/engine/flow.h"
+#include "synthforge/engine/flow_files.h"
 #include "synthforge/engine/plugin.h"
 #include "synthforge/engine/registry.h"
 #include "synthforge/errors.h"
@@ -96,6 +97,7 @@ class FlowValidator {
         if (!diags_.empty()) return diags_;
 
         flow.path = path_;
+        flow.allowed_paths = allowed_paths();
         flow.name = doc_.value("name", path_.stem().string());
         flow.description = doc_.value("description", "");
         read_params(flow);
@@ -251,8 +253,14 @@ class FlowValidator {
     void read_plugins(Flow& flow) {
         if (!doc_.contains("plugins")) return;
         for (size_t i = 0; i < doc_["plugins"].size(); ++i) {
-            std::filesystem::path p = doc_["plugins"][i].get<std::string>();
-            if (p.is_relative()) p = path_.parent_path() / p;
+            std::filesystem::path p;
+            try {
+                p = file_access(flow).resolve(doc_["plugins"][i].get<std::string>(),
+                                              "plugins[" + std::to_string(i) + "]");
+            } catch (const UserError& e) {
+                add("/plugins/" + std::to_string(i), "", e.what());
+                continue;
+            }
             flow.plugins.push_back(p.string());
             if (!options_.load_plugins) continue;
             try {
@@ -457,6 +465,7 @@ class FlowValidator {
             try {
                 BlockEnv env;
                 env.flow_dir = path_.parent_path();
+                env.allowed_paths = flow.allowed_paths;
                 env.llm_defaults = flow.llm_defaults;
                 env.llm_overrides = flow.llm_overrides;
                 env.sampling_defaults = flow.sampling_defaults;
@@ -478,9 +487,13 @@ class FlowValidator {
     // at this block's `file`, each with its own place in the sub-flow's file.
     bool resolve_sub_flow(BlockSpec& spec, const std::string& base) {
         const std::string file = spec.config.at("file").get<std::string>();
-        std::filesystem::path target = std::filesystem::path(file);
-        if (target.is_relative()) target = path_.parent_path() / target;
-        target = target.lexically_normal();
+        std::filesystem::path target;
+        try {
+            target = FileAccess{path_.parent_path(), allowed_paths()}.resolve(file, "config.file").lexically_normal();
+        } catch (const UserError& e) {
+            add(base + "/config/file", spec.name, e.what());
+            return false;
+        }
 
         std::vector<std::filesystem::path> chain = options_.including;
         chain.push_back(path_.lexically_normal());
@@ -510,6 +523,9 @@ class FlowValidator {
 
         FlowOptions sub_options;
         sub_options.load_plugins = options_.load_plugins;
+        // The grants pass down as they are; the sub-flow's own --set-typed paths would be the
+        // parent flow's words, not the user's, so they grant nothing.
+        sub_options.allowed_paths = allowed_paths();
         sub_options.including = std::move(chain);
         sub_options.params = spec.config.value("params", Json::object());
         // --set llm.NAME / sampling.NAME reach every LLM block of the run, sub-flows included.
@@ -539,6 +555,32 @@ class FlowValidator {
                                    {"plugins", sub.plugins},  {"blocks", std::move(blocks)}};
         return true;
     }
+
+    // FlowOptions::allowed_paths, plus each top-level --set value that names an existing file
+    // (as the flow would resolve it): the person running the flow typed that path, so reading
+    // it is their choice (flows/stories.yaml's `examples_file`, for one). Only this flow's
+    // own overrides count: a sub-flow's params come from its parent flow.
+    std::vector<std::filesystem::path> allowed_paths() const {
+        std::vector<std::filesystem::path> out;
+        for (const auto& p : options_.allowed_paths) out.push_back(std::filesystem::absolute(p));
+        if (!options_.including.empty()) return out;
+        for (const auto& [name, value] : options_.overrides) {
+            if (value.empty() || name.rfind("llm.", 0) == 0 || name.rfind("sampling.", 0) == 0) continue;
+            // The Python module passes values as JSON text: a path arrives quoted.
+            std::string text = value;
+            if (text.size() >= 2 && text.front() == '"' && text.back() == '"') {
+                Json parsed = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+                if (parsed.is_string()) text = parsed.get<std::string>();
+            }
+            std::filesystem::path p(text);
+            if (p.is_relative()) p = path_.parent_path() / p;
+            std::error_code ec;
+            if (std::filesystem::is_regular_file(p, ec)) out.push_back(std::filesystem::absolute(p));
+        }
+        return out;
+    }
+
+    static FileAccess file_access(const Flow& flow) { return {flow.path.parent_path(), flow.allowed_paths}; }
 
     std::filesystem::path path_;
     std::string file_;

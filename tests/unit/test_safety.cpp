@@ -249,7 +249,9 @@ TEST(Safety, ShippedPromptFileIsTheBuiltInPrompt) {
     for (Harness* h : {&builtin, &shipped})
         h->input({{{"instruction", "Say hi."}, {"output", "Hi!"}}, {{"instruction", "Add 2 and 2."}, {"output", "4"}}});
     Preview a = preview_flow(load_flow(builtin.dir / "flow.yaml"), builtin.options("p"), 2);
-    Preview b = preview_flow(load_flow(shipped.dir / "flow.yaml"), shipped.options("p"), 2);
+    FlowOptions allow;  // the shipped prompt lies outside this test flow's folder
+    allow.allowed_paths = {flows / "prompts" / "sft"};
+    Preview b = preview_flow(load_flow(shipped.dir / "flow.yaml", allow), shipped.options("p"), 2);
     ASSERT_EQ(a.requests.size(), 2u);
     EXPECT_EQ(a.requests, b.requests);
 }

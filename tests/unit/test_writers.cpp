@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -201,6 +202,31 @@ TEST_F(WriterTest, UncommittedWriterLeavesTargetUntouchedAndNoTempFile) {
     }
     EXPECT_EQ(slurp(path), "old contents\n");
     EXPECT_EQ(entries(), std::vector<std::string>{"out.jsonl"});
+}
+
+TEST_F(WriterTest, TempFilesOfKilledProcessesAreRemovedAndLiveOnesKept) {
+    const fs::path path = dir_ / "out.jsonl";
+    // A PID that is certainly gone: a child that has exited and been reaped.
+    const pid_t child = ::fork();
+    if (child == 0) ::_exit(0);
+    ASSERT_GT(child, 0);
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    const fs::path dead = dir_ / ("out.jsonl.tmp-" + std::to_string(child));
+    const fs::path alive = dir_ / ("out.jsonl.tmp-" + std::to_string(::getppid()));  // the test runner
+    const fs::path other = dir_ / ("other.jsonl.tmp-" + std::to_string(child));      // another target's
+    const fs::path odd = dir_ / "out.jsonl.tmp-notes";
+    for (const auto& p : {dead, alive, other, odd}) std::ofstream(p) << "partial";
+
+    auto writer = open_writer(path, Format::jsonl);
+    writer->write(Record{{"a", 1}});
+    writer->commit();
+
+    EXPECT_FALSE(fs::exists(dead)) << "a killed writer's temporary file is left behind";
+    EXPECT_TRUE(fs::exists(alive)) << "a live process's temporary file was removed";
+    EXPECT_TRUE(fs::exists(other));
+    EXPECT_TRUE(fs::exists(odd));
+    EXPECT_EQ(slurp(path), "{\"a\":1}\n");
 }
 
 TEST_F(WriterTest, CommitReplacesTheTargetAndRemovesTheTempFile) {

@@ -74,7 +74,10 @@ class ClientPool;
 struct BlockEnv {
     uint64_t seed = 0;               // the run's seed (--seed, default 0)
     std::filesystem::path flow_dir;  // folder of the flow file: templates and data files resolve here
-    size_t batch_size = 1000;        // rows per batch
+    // Places outside flow_dir the flow may read (--allow-path, paths typed in --set): blocks
+    // open the files a flow names only through resolve_flow_file (engine/flow_files.h).
+    std::vector<std::filesystem::path> allowed_paths;
+    size_t batch_size = 1000;  // rows per batch
     // LLM access for blocks that call models. Null while a flow is only being
     // validated: factories must not connect or load models, only check config.
     llm::ClientPool* llm = nullptr;

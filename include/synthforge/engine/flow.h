@@ -82,6 +82,10 @@ struct Flow {
     Json llm_overrides = Json::object();       // --set llm.NAME=VALUE
     Json sampling_overrides = Json::object();  // --set sampling.NAME=VALUE
     Limits limits;                             // top-level `limits:` (defaults when absent)
+    // Where the flow's blocks may read files besides its folder (engine/flow_files.h):
+    // FlowOptions::allowed_paths plus the files typed as --set values. Not part of the
+    // fingerprint: it grants access, it does not change what the flow does.
+    std::vector<std::filesystem::path> allowed_paths;
 
     // Identity of what the flow does: blocks, configs, params and input rules,
     // independent of formatting and comments. A resume compares it.
@@ -96,6 +100,9 @@ struct FlowOptions {
     Json params = Json::object();
     // The flow files including this one, outermost first: a file already in the chain is a cycle.
     std::vector<std::filesystem::path> including;
+    // --allow-path: folders or files outside the flow's folder its blocks, sub-flows and
+    // plugins may read (engine/flow_files.h). Relative paths are taken from the working directory.
+    std::vector<std::filesystem::path> allowed_paths;
 };
 
 // Loads and validates; throws ConfigError whose message lists every Diagnostic.
