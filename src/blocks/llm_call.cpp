@@ -61,16 +61,13 @@ void LlmMetrics::count(const llm::Outcome& o) {
     if (r.cached)
         ++cached;
     else
-        latencies.push_back(r.latency_ms);
+        latency_ms.add(r.latency_ms);
     prompt_tokens += r.usage.prompt_tokens;
     completion_tokens += r.usage.completion_tokens;
     ++per_endpoint[r.endpoint.empty() ? "(unknown)" : r.endpoint];
 }
 
 Json LlmMetrics::to_json() const {
-    std::vector<double> l = latencies;
-    std::sort(l.begin(), l.end());
-    auto pct = [&](double p) { return l.empty() ? 0.0 : l[static_cast<size_t>(p * (l.size() - 1) + 0.5)]; };
     return {{"requests", requests},
             {"cached", cached},
             {"failures", failures},
@@ -78,7 +75,10 @@ Json LlmMetrics::to_json() const {
             {"parse_retries", retries},
             {"prompt_tokens", prompt_tokens},
             {"completion_tokens", completion_tokens},
-            {"latency_ms", {{"p50", pct(0.5)}, {"p90", pct(0.9)}, {"p99", pct(0.99)}}},
+            {"latency_ms",
+             {{"p50", latency_ms.percentile(0.5)},
+              {"p90", latency_ms.percentile(0.9)},
+              {"p99", latency_ms.percentile(0.99)}}},
             {"requests_per_endpoint", per_endpoint}};
 }
 

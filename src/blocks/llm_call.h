@@ -44,7 +44,7 @@ struct LlmCall {
 struct LlmMetrics {
     uint64_t requests = 0, cached = 0, failures = 0, parse_failures = 0, retries = 0;
     uint64_t prompt_tokens = 0, completion_tokens = 0;
-    std::vector<double> latencies;
+    llm::LatencyHistogram latency_ms;  // of answers not from the cache
     std::map<std::string, uint64_t> per_endpoint;
 
     void count(const llm::Outcome& o);

@@ -15,13 +15,6 @@ std::string response_too_large(size_t bytes, size_t limit) {
     return fmt::format("response is {} bytes, over the limit of {} (limits.max_response_bytes)", bytes, limit);
 }
 
-double percentile(std::vector<double> v, double p) {
-    if (v.empty()) return 0;
-    std::sort(v.begin(), v.end());
-    size_t i = static_cast<size_t>(p * (v.size() - 1) + 0.5);
-    return v[std::min(i, v.size() - 1)];
-}
-
 }  // namespace
 
 Json ClientStats::to_json() const {
@@ -35,9 +28,9 @@ Json ClientStats::to_json() const {
             {"completion_tokens", completion_tokens},
             {"completion_tokens_per_s", busy_seconds > 0 ? completion_tokens / busy_seconds : 0.0},
             {"latency_ms",
-             {{"p50", percentile(latencies_ms, 0.5)},
-              {"p90", percentile(latencies_ms, 0.9)},
-              {"p99", percentile(latencies_ms, 0.99)}}}};
+             {{"p50", latency_ms.percentile(0.5)},
+              {"p90", latency_ms.percentile(0.9)},
+              {"p99", latency_ms.percentile(0.99)}}}};
 }
 
 Client::Client(std::unique_ptr<Backend> backend, ResponseCache* cache)
@@ -122,7 +115,7 @@ std::vector<Outcome> Client::run(std::vector<Request> requests,
                 if (outcome.ok()) {
                     stats_.prompt_tokens += outcome.response->usage.prompt_tokens;
                     stats_.completion_tokens += outcome.response->usage.completion_tokens;
-                    stats_.latencies_ms.push_back(outcome.response->latency_ms);
+                    stats_.latency_ms.add(outcome.response->latency_ms);
                 } else {
                     ++stats_.failures;
                 }

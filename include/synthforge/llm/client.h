@@ -5,6 +5,7 @@
 // the cache the moment it arrives, and returns outcomes in submission order.
 
 #include "synthforge/llm/backend.h"
+#include "synthforge/llm/latency_histogram.h"
 #include "synthforge/llm/response_cache.h"
 
 #include <atomic>
@@ -26,8 +27,8 @@ struct ClientStats {
     uint64_t in_flight = 0;  // sent and not yet answered
     uint64_t prompt_tokens = 0;
     uint64_t completion_tokens = 0;
-    std::vector<double> latencies_ms;  // of responses from the backend
-    double busy_seconds = 0;           // wall time with requests in flight
+    LatencyHistogram latency_ms;  // of responses from the backend
+    double busy_seconds = 0;      // wall time with requests in flight
 
     Json to_json() const;  // counts, tokens, tokens/s and latency p50/p90/p99
 };
