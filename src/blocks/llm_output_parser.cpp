@@ -1,5 +1,6 @@
 #include "llm_output_parser.h"
 
+#include "data/json_nesting.h"
 #include "engine/schema_check.h"
 #include "synthforge/errors.h"
 
@@ -52,28 +53,6 @@ size_t list_marker(std::string_view line) {
 // well inside max_response_bytes) would overflow the stack. Real answers nest a few levels.
 constexpr size_t kMaxAnswerJsonDepth = 256;
 
-// The deepest nesting of objects and arrays in `text`, brackets inside strings not counted.
-size_t json_nesting(std::string_view text) {
-    size_t depth = 0, deepest = 0;
-    bool in_string = false;
-    for (size_t i = 0; i < text.size(); ++i) {
-        char c = text[i];
-        if (in_string) {
-            if (c == '\\')
-                ++i;
-            else if (c == '"')
-                in_string = false;
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '{' || c == '[') {
-            deepest = std::max(deepest, ++depth);
-        } else if ((c == '}' || c == ']') && depth > 0) {
-            --depth;
-        }
-    }
-    return deepest;
-}
-
 }  // namespace
 
 std::vector<std::string> parse_list_items(const std::string& text) {
@@ -105,7 +84,7 @@ std::vector<std::string> parse_list_items(const std::string& text) {
 
 std::optional<Json> extract_json(const std::string& text) {
     // Try the whole text first, then every position where an object or array starts.
-    if (json_nesting(text) <= kMaxAnswerJsonDepth) {
+    if (detail::json_nesting(text) <= kMaxAnswerJsonDepth) {
         Json whole = Json::parse(text, nullptr, false);
         if (!whole.is_discarded() && (whole.is_object() || whole.is_array())) return whole;
     }
@@ -134,7 +113,7 @@ std::optional<Json> extract_json(const std::string& text) {
                 std::string_view candidate = std::string_view(text).substr(i, j - i + 1);
                 if (2 * candidate.size() > budget) return std::nullopt;
                 budget -= 2 * candidate.size();  // the nesting check and the parse
-                if (json_nesting(candidate) > kMaxAnswerJsonDepth) break;
+                if (detail::json_nesting(candidate) > kMaxAnswerJsonDepth) break;
                 Json v = Json::parse(candidate, nullptr, false);
                 if (!v.is_discarded()) return v;
                 break;
@@ -181,7 +160,7 @@ ParseResult OutputParser::parse(const std::string& text, const std::string& fini
         case ParseMode::json: {
             auto v = extract_json(text);
             if (!v) {
-                if (json_nesting(text) > kMaxAnswerJsonDepth)
+                if (detail::json_nesting(text) > kMaxAnswerJsonDepth)
                     r.error =
                         "JSON in the response nests deeper than " + std::to_string(kMaxAnswerJsonDepth) + " levels";
                 else
