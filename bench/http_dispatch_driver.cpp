@@ -2,6 +2,8 @@
 // prints the throughput; bench/http_dispatch.sh compares it with wrk against the same server.
 //
 //   http_dispatch_driver URL SECONDS CONCURRENCY [EVENT_LOOP_THREADS=0 (the backend's default)]
+//   HTTP_TRANSPORT=curl|native|auto (environment; default auto, the backend's default) picks the
+//   transport, so the native HTTP/1.1 client and libcurl can be compared on the same build.
 //
 // The caller side mimics the LLM client: it keeps max_in_flight() requests submitted and
 // collects outcomes with wait(), so the number includes the submit/wait hand-off, not only HTTP.
@@ -33,6 +35,7 @@ int main(int argc, char** argv) {
     opt.max_concurrency = std::atoi(argv[3]);
     opt.timeout_s = 30;
     if (argc == 5) opt.event_loop_threads = std::atoi(argv[4]);
+    if (const char* transport = std::getenv("HTTP_TRANSPORT"); transport && *transport) opt.http_transport = transport;
     const double duration_s = std::atof(argv[2]);
     auto backend = make_openai_backend(opt);
 
@@ -83,8 +86,10 @@ int main(int argc, char** argv) {
     auto pct = [&](double p) {
         return latency_ms.empty() ? 0.0 : latency_ms[static_cast<size_t>(p * (latency_ms.size() - 1))];
     };
-    std::printf("requests %llu failed %llu seconds %.3f requests/s %.0f p50_ms %.3f p99_ms %.3f all %llu\n",
-                (unsigned long long)total, (unsigned long long)failed, s, static_cast<double>(total) / s, pct(0.50),
-                pct(0.99), (unsigned long long)completed);
+    const std::string transport = backend->stats_json().value("transport", std::string("?"));
+    std::printf(
+        "requests %llu failed %llu seconds %.3f requests/s %.0f p50_ms %.3f p99_ms %.3f all %llu transport %s\n",
+        (unsigned long long)total, (unsigned long long)failed, s, static_cast<double>(total) / s, pct(0.50), pct(0.99),
+        (unsigned long long)completed, transport.c_str());
     return failed ? 1 : 0;
 }

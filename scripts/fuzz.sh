@@ -16,7 +16,7 @@ root=$(pwd)
 
 seconds=${1:-30}
 build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
-targets=${FUZZ_TARGETS:-"jsonl_reader_fuzz json_reader_fuzz csv_reader_fuzz flow_loader_fuzz llm_output_parser_fuzz pii_scanner_fuzz"}
+targets=${FUZZ_TARGETS:-"jsonl_reader_fuzz json_reader_fuzz csv_reader_fuzz flow_loader_fuzz llm_output_parser_fuzz pii_scanner_fuzz fuzz_http1_response"}
 
 command -v clang++ >/dev/null || { echo "fuzz: clang++ not found (scripts/install-deps.sh installs clang)" >&2; exit 2; }
 

@@ -40,7 +40,8 @@ Json llm_config_schema() {
         "all_down_timeout_s": {"type": "number", "minimum": 0, "description": "openai: once every endpoint is ejected (failing), queued requests fail after this many seconds (default 300)"},
         "requests_per_minute": {"type": "number", "minimum": 0, "description": "openai: per-endpoint rate limit, 0 = none"},
         "tokens_per_minute": {"type": "number", "minimum": 0, "description": "openai: per-endpoint token budget, 0 = none"},
-        "event_loop_threads": {"type": "integer", "minimum": 0, "description": "openai: threads driving HTTP transfers, 0 = automatic (min(2, cores)); only very fast servers need more than one"}
+        "event_loop_threads": {"type": "integer", "minimum": 0, "description": "openai: threads driving HTTP transfers, 0 = automatic (min(2, cores)); only very fast servers need more than one"},
+        "http_transport": {"enum": ["auto", "native", "curl"], "description": "openai: auto (default) = the built-in HTTP/1.1 client when every endpoint is plain http:// and no proxy variable applies, else libcurl; native forces the former (http:// only), curl the latter"}
       }
     })json");
 }
@@ -97,6 +98,7 @@ std::unique_ptr<Backend> make_backend(const Json& c, const std::filesystem::path
         o.requests_per_minute = c.value("requests_per_minute", 0.0);
         o.tokens_per_minute = c.value("tokens_per_minute", 0.0);
         o.event_loop_threads = c.value("event_loop_threads", o.event_loop_threads);
+        o.http_transport = c.value("http_transport", o.http_transport);
         return make_openai_backend(o);
     }
     std::string known = "llama, openai";

@@ -1,5 +1,7 @@
 #include "llm/openai_backend.h"
 
+#include "llm/http1_transport.h"
+
 #include "synthforge/errors.h"
 
 #include <curl/curl.h>
@@ -13,6 +15,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <deque>
 #include <map>
@@ -134,6 +137,10 @@ struct Endpoint {
     std::string base_url;  // as given, without a trailing slash
     std::string display;   // masked, for messages and Response::endpoint
     std::string chat_url, completions_url;
+    // Native transport: the URL's path ("/v1"), Host header, and the request heads up to
+    // "Content-Length: " for the two completion paths, serialised once.
+    std::string native_path, native_host;
+    std::string native_chat_head, native_completions_head;
     int max_concurrency = 1;
     int window = 1;  // adaptive: halved on 429, +1 per `window` successes
     int in_flight = 0;
@@ -177,6 +184,7 @@ struct Job {
     std::string reward_path;     // relative to base_url; "/..." relative to the server's root
     std::string reward_pointer;  // JSON pointer to the score in the answer
     std::string url;             // the reward endpoint's URL on the chosen endpoint
+    std::string native_head;     // native transport: the reward request's head up to Content-Length
 };
 
 size_t on_body(char* data, size_t size, size_t nmemb, void* user) {
@@ -693,13 +701,17 @@ struct FinishedAttempt {
     AttemptResult result;
 };
 
-// One event-loop thread with its own multi handle (and so its own connection cache). What it
-// owns is touched only by its thread; `assigned` and the scheduling state are under state_mu.
+// One event-loop thread with its own transport (a native Http1Transport or a libcurl multi
+// handle, and so its own connection cache). What it owns is touched only by its thread;
+// `assigned` and the scheduling state are under state_mu.
 struct EventLoop {
-    CURLM* multi = nullptr;
+    CURLM* multi = nullptr;                  // the curl transport
+    std::unique_ptr<Http1Transport> native;  // or the native one
     std::thread thread;
     std::unordered_map<CURL*, std::unique_ptr<Job>> running;
     std::vector<CURL*> idle_handles;
+    std::unordered_map<Job*, std::unique_ptr<Job>> native_running;
+    std::vector<Http1Transport::Result> native_results;
     simdjson::dom::parser json_parser;
     // Transfers handed to this loop and not yet applied back (state_mu): bounded by the share
     // below so that the loops split the work instead of the first awake one taking it all.
@@ -718,6 +730,8 @@ struct OpenAiBackend::Impl {
     std::string identity;
     std::string api_key;  // never formatted into anything but the Authorization header
     curl_slist* headers = nullptr;
+    bool native = false;             // which transport the loops use (http_transport)
+    std::string native_header_tail;  // the native request head after Host:, up to "Content-Length: "
     std::vector<std::unique_ptr<EventLoop>> loops;
     size_t loop_share = 0;  // transfers one loop may run at once: its part of all windows, rounded up
     std::vector<Endpoint> endpoints;
@@ -760,6 +774,9 @@ struct OpenAiBackend::Impl {
     void assign(Job& job, int ep, Clock::time_point now);
     void start_transfer(EventLoop& loop, std::unique_ptr<Job> job);
     void collect(EventLoop& loop, std::vector<FinishedAttempt>& out);
+    void collect_native(EventLoop& loop, std::vector<FinishedAttempt>& out);
+    void wake(EventLoop& loop);
+    std::string native_head(const Endpoint& e, const std::string& path) const;
     void on_attempt_done(FinishedAttempt& f, Clock::time_point now);
     void endpoint_failed(Endpoint& e, bool was_probe, Clock::time_point now);
     void endpoint_ok(Endpoint& e);
@@ -815,6 +832,35 @@ OpenAiBackend::Impl::Impl(const OpenAiBackendOptions& options) : opt(options), m
         e.token_bucket.configure(spec.tokens_per_minute >= 0 ? spec.tokens_per_minute : opt.tokens_per_minute, now);
         slots += static_cast<size_t>(e.max_concurrency);
     }
+    // The transport: native for plain http:// endpoints without a proxy in the way.
+    const std::string& mode = opt.http_transport;
+    if (mode != "auto" && mode != "native" && mode != "curl")
+        throw UserError("openai backend: http_transport must be auto, native or curl, not '" + mode + "'");
+    std::string not_native;  // why the native transport cannot serve every endpoint
+    std::vector<Http1Url> native_urls;
+    for (const Endpoint& e : endpoints) {
+        std::string why;
+        auto u = parse_http1_url(e.base_url, &why);
+        if (!u) {
+            not_native = e.display + ": " + why;
+            break;
+        }
+        if (mode == "auto" && proxy_applies_to(u->host)) {
+            not_native = e.display + ": a proxy environment variable applies";
+            break;
+        }
+        native_urls.push_back(std::move(*u));
+    }
+    if (mode == "native" && !not_native.empty())
+        throw UserError("openai backend: http_transport: native serves plain http:// URLs only (" + not_native +
+                        "); use auto or curl");
+    native = mode == "native" || (mode == "auto" && not_native.empty());
+    if (native)
+        for (size_t i = 0; i < endpoints.size(); ++i) {
+            endpoints[i].native_path = native_urls[i].path;
+            endpoints[i].native_host = native_urls[i].host_header;
+        }
+
     // Twice the combined window: the backend then always has the next request queued when a
     // transfer finishes, instead of idling until the caller's next submit().
     max_in_flight = 2 * slots;
@@ -846,7 +892,35 @@ OpenAiBackend::Impl::Impl(const OpenAiBackendOptions& options) : opt(options), m
     // the option anew for every request, ~6k instructions against ~3k (callgrind, libcurl 7.88).
     headers = curl_slist_append(headers, "User-Agent: synthforge/" SYNTHFORGE_VERSION);
     if (!api_key.empty()) headers = curl_slist_append(headers, ("Authorization: Bearer " + api_key).c_str());
-    for (size_t i = 0; i < n_loops; ++i) {
+    if (native) {
+        // The same headers as the curl transport sends (Host first, as libcurl does).
+        native_header_tail = "User-Agent: synthforge/" SYNTHFORGE_VERSION
+                             "\r\nAccept: application/json\r\nContent-Type: application/json\r\n";
+        if (!api_key.empty()) native_header_tail += "Authorization: Bearer " + api_key + "\r\n";
+        native_header_tail += "Content-Length: ";
+        for (Endpoint& e : endpoints) {
+            e.native_chat_head = native_head(e, e.native_path + "/chat/completions");
+            e.native_completions_head = native_head(e, e.native_path + "/completions");
+        }
+        Http1Transport::Options topt;
+        topt.connect_timeout_s = opt.connect_timeout_s;
+        topt.timeout_s = opt.timeout_s;
+        topt.limits.max_body_bytes = kMaxResponseBytes;
+        topt.limits.body_padding = simdjson::SIMDJSON_PADDING;
+        for (size_t i = 0; i < n_loops; ++i) {
+            auto loop = std::make_unique<EventLoop>();
+            try {
+                loop->native = std::make_unique<Http1Transport>(topt);
+            } catch (const std::exception& ex) {
+                curl_slist_free_all(headers);
+                throw RunError(std::string("openai backend: cannot set up the native HTTP transport: ") + ex.what());
+            }
+            for (size_t k = 0; k < endpoints.size(); ++k)
+                loop->native->add_origin(native_urls[k].host, native_urls[k].port);
+            loops.push_back(std::move(loop));
+        }
+    }
+    for (size_t i = 0; !native && i < n_loops; ++i) {
         auto loop = std::make_unique<EventLoop>();
         loop->multi = curl_multi_init();
         if (loop->multi)
@@ -869,10 +943,11 @@ OpenAiBackend::Impl::~Impl() {
         std::lock_guard lock(queue_mu);
         stopping = true;
     }
-    for (auto& loop : loops) curl_multi_wakeup(loop->multi);
+    for (auto& loop : loops) wake(*loop);
     for (auto& loop : loops)
         if (loop->thread.joinable()) loop->thread.join();
     for (auto& loop : loops) {
+        if (!loop->multi) continue;  // native: the transport closes its connections itself
         for (auto& [handle, job] : loop->running) {
             curl_multi_remove_handle(loop->multi, handle);
             curl_easy_cleanup(handle);
@@ -881,6 +956,18 @@ OpenAiBackend::Impl::~Impl() {
         curl_multi_cleanup(loop->multi);
     }
     curl_slist_free_all(headers);
+}
+
+void OpenAiBackend::Impl::wake(EventLoop& loop) {
+    if (loop.native)
+        loop.native->wakeup();
+    else
+        curl_multi_wakeup(loop.multi);
+}
+
+// "POST <path> HTTP/1.1" and the headers up to "Content-Length: ", which the transport completes.
+std::string OpenAiBackend::Impl::native_head(const Endpoint& e, const std::string& path) const {
+    return "POST " + path + " HTTP/1.1\r\nHost: " + e.native_host + "\r\n" + native_header_tail;
 }
 
 std::string OpenAiBackend::Impl::redact(std::string s) const {
@@ -966,6 +1053,13 @@ void OpenAiBackend::Impl::run(EventLoop& loop) {
         if (wake_another_loop) wake_idle_loop(&loop);
         for (auto& job : to_start) start_transfer(loop, std::move(job));
         to_start.clear();
+        if (loop.native) {
+            // One epoll_wait does the sleeping and collects what is ready.
+            loop.native->poll(std::max(timeout_ms, 0), loop.native_results);
+            if (timeout_ms >= 0) loop.idle.store(false);
+            collect_native(loop, finished_attempts);
+            continue;
+        }
         if (timeout_ms >= 0) {
             curl_multi_poll(loop.multi, nullptr, 0, timeout_ms, nullptr);
             loop.idle.store(false);
@@ -1011,7 +1105,7 @@ void OpenAiBackend::Impl::wake_idle_loop(const EventLoop* except) {
         if (l.get() == except) continue;
         // A plain load first: the exchange would take the cache line even when the loop is busy.
         if (l->idle.load() && l->idle.exchange(false)) {
-            curl_multi_wakeup(l->multi);
+            wake(*l);
             return;
         }
     }
@@ -1071,6 +1165,20 @@ void OpenAiBackend::Impl::assign(Job& job, int ep, Clock::time_point now) {
 // after construction (the endpoint's URLs, the options).
 void OpenAiBackend::Impl::start_transfer(EventLoop& loop, std::unique_ptr<Job> job) {
     const Endpoint& e = endpoints[static_cast<size_t>(job->endpoint)];
+    if (loop.native) {
+        std::string_view head;
+        if (job->reward) {
+            const std::string& p = job->reward_path;
+            job->native_head = native_head(e, !p.empty() && p.front() == '/' ? p : e.native_path + "/" + p);
+            head = job->native_head;
+        } else {
+            head = job->to_completions ? e.native_completions_head : e.native_chat_head;
+        }
+        Job* raw = job.get();
+        loop.native_running.emplace(raw, std::move(job));
+        loop.native->start(raw->endpoint, head, raw->body, raw->response, raw);
+        return;
+    }
     CURL* h;
     if (!loop.idle_handles.empty()) {
         // Reused as they are: only the per-request options below change, the rest stays set.
@@ -1121,6 +1229,61 @@ void OpenAiBackend::Impl::collect(EventLoop& loop, std::vector<FinishedAttempt>&
         f.result = classify(loop.json_parser, *f.job, f.rc, f.status);
         out.push_back(std::move(f));
     }
+}
+
+// The native transport's results, in the curl transport's terms: the same CURLcode for the
+// same kind of failure, so classify() and on_attempt_done() treat both transports alike.
+void OpenAiBackend::Impl::collect_native(EventLoop& loop, std::vector<FinishedAttempt>& out) {
+    using F = Http1Transport::Failure;
+    for (auto& res : loop.native_results) {
+        auto it = loop.native_running.find(static_cast<Job*>(res.user));
+        FinishedAttempt f;
+        f.job = std::move(it->second);
+        loop.native_running.erase(it);
+        switch (res.failure) {
+            case F::none:
+                f.rc = CURLE_OK;
+                break;
+            case F::resolve:
+                f.rc = CURLE_COULDNT_RESOLVE_HOST;
+                break;
+            case F::connect:
+                f.rc = CURLE_COULDNT_CONNECT;
+                break;
+            case F::timeout:
+                f.rc = CURLE_OPERATION_TIMEDOUT;
+                break;
+            case F::send:
+                f.rc = CURLE_SEND_ERROR;
+                break;
+            case F::recv:
+                f.rc = CURLE_RECV_ERROR;
+                break;
+            case F::empty_reply:
+                f.rc = CURLE_GOT_NOTHING;
+                break;
+            case F::truncated:
+                f.rc = CURLE_PARTIAL_FILE;
+                break;
+            case F::protocol:
+                f.rc = CURLE_WEIRD_SERVER_REPLY;
+                break;
+            case F::too_large:
+                f.rc = CURLE_WRITE_ERROR;
+                break;
+        }
+        if (f.rc != CURLE_OK) {
+            const size_t n = std::min(res.message.size(), sizeof f.job->errbuf - 1);
+            std::memcpy(f.job->errbuf, res.message.data(), n);
+            f.job->errbuf[n] = '\0';
+        }
+        f.status = res.status;
+        f.latency_ms = res.latency_ms;
+        if (!res.retry_after.empty()) f.job->retry_after_s = parse_retry_after(res.retry_after);
+        f.result = classify(loop.json_parser, *f.job, f.rc, f.status);
+        out.push_back(std::move(f));
+    }
+    loop.native_results.clear();
 }
 
 void OpenAiBackend::Impl::endpoint_ok(Endpoint& e) {
@@ -1328,6 +1491,7 @@ OpenAiStats OpenAiBackend::stats() const {
     s.failures = impl_->failures;
     s.retries = impl_->retries;
     s.in_flight = s.requests - s.completed - s.failures;
+    s.transport = impl_->native ? "native" : "curl";
     for (const Endpoint& e : impl_->endpoints) {
         OpenAiEndpointStats es;
         es.base_url = e.display;
@@ -1371,11 +1535,8 @@ Json OpenAiBackend::stats_json() const {
                              {"errors", e.errors},
                              {"ejected", e.ejected},
                              {"latency_ms", {{"p50", e.p50_ms}, {"p95", e.p95_ms}, {"p99", e.p99_ms}}}});
-    return {{"requests", s.requests},
-            {"completed", s.completed},
-            {"failures", s.failures},
-            {"retries", s.retries},
-            {"endpoints", std::move(endpoints)}};
+    return {{"requests", s.requests}, {"completed", s.completed}, {"failures", s.failures},
+            {"retries", s.retries},   {"transport", s.transport}, {"endpoints", std::move(endpoints)}};
 }
 
 }  // namespace synthforge::llm

@@ -1,9 +1,10 @@
 #pragma once
 // The `openai` backend: any server speaking the OpenAI HTTP API (vLLM, SGLang,
 // llama-server, Ollama, hosted APIs). A small fixed number of event-loop threads
-// (event_loop_threads, default min(2, cores)) drive every transfer through
-// libcurl's multi interface over keep-alive connections, so thousands of
-// requests in flight cost a thread or two, not thousands.
+// (event_loop_threads, default min(2, cores)) drive every transfer over
+// keep-alive connections, through the native HTTP/1.1 client (http1_transport.h)
+// for plain http:// endpoints or libcurl's multi interface for the rest
+// (http_transport), so thousands of requests in flight cost a thread or two.
 //
 // Policy in one paragraph (docs/openai_backend.md has the long version):
 // requests go to the endpoint with the fewest outstanding requests that still
@@ -53,11 +54,15 @@ struct OpenAiBackendOptions {
     double probe_after_s = 10;        // an ejected endpoint gets one probe request after this long
     double all_down_timeout_s = 300;  // queued requests fail once every endpoint was down this long
     double max_retry_after_s = 600;   // larger Retry-After values are clamped to this
-    // Threads driving transfers, each with its own libcurl multi handle; they share the endpoint
-    // state (balancing, windows, buckets, ejection). 0 = automatic: min(2, hardware threads).
+    // Threads driving transfers, each with its own transport and connections; they share the
+    // endpoint state (balancing, windows, buckets, ejection). 0 = automatic: min(2, hardware threads).
     // One loop carries tens of thousands of requests/s, far beyond any model server; a second
     // one only pays against very fast servers (see docs/openai_backend.md, "Throughput").
     int event_loop_threads = 0;
+    // How requests go on the wire: "native" (the built-in HTTP/1.1 keep-alive client, plain
+    // http:// endpoints only), "curl" (libcurl: https, proxies, credentials in the URL), or
+    // "auto": native when every endpoint is a plain http:// URL and no proxy variable applies.
+    std::string http_transport = "auto";
 };
 
 // A snapshot for progress lines and run metadata.
@@ -78,6 +83,7 @@ struct OpenAiStats {
     uint64_t failures = 0;   // finished with an error Outcome
     uint64_t retries = 0;    // attempts after the first, summed over requests
     uint64_t in_flight = 0;  // submitted and not yet finished (running, queued or backing off)
+    std::string transport;   // "native" or "curl": what auto (or the option) chose
     std::vector<OpenAiEndpointStats> endpoints;
 };
 

@@ -1,5 +1,7 @@
 // The openai backend against the fixture server (tests/fixture_server/fixture_server.py) on
 // loopback: answer mapping, retries, Retry-After, jitter, timeouts, ejection, limits, secrets.
+// Every test runs twice, once per HTTP transport (native and curl): the policy on top must not
+// be able to tell them apart.
 
 #include "fixture_server_process.h"
 #include "llm/openai_backend.h"
@@ -39,8 +41,12 @@ std::string expected_answer(const std::string& prompt) {
     return "Here is a response to: " + prompt.substr(0, 60);
 }
 
+// The transport of the running test (its parameter); quick_options() puts it in the options.
+std::string g_transport = "auto";
+
 OpenAiBackendOptions quick_options(std::vector<std::string> urls) {
     OpenAiBackendOptions o;
+    o.http_transport = g_transport;
     o.base_urls = std::move(urls);
     o.model = "fixture-model";
     o.timeout_s = 10;
@@ -94,9 +100,18 @@ void expect_all_answered(const std::vector<Request>& requests, const std::map<ui
     }
 }
 
+class OpenAiTransport : public ::testing::TestWithParam<std::string> {
+  protected:
+    void SetUp() override { g_transport = GetParam(); }
+    void TearDown() override { g_transport = "auto"; }
+};
+
 }  // namespace
 
-TEST(OpenAiBackend, MapsAnswersToPromptsAtConcurrency32) {
+INSTANTIATE_TEST_SUITE_P(Transports, OpenAiTransport, ::testing::Values("native", "curl"),
+                         [](const auto& info) { return info.param; });
+
+TEST_P(OpenAiTransport, MapsAnswersToPromptsAtConcurrency32) {
     FixtureServerProcess server;
     auto opt = quick_options({server.base_url()});
     opt.max_concurrency = 32;
@@ -131,7 +146,7 @@ TEST(OpenAiBackend, MapsAnswersToPromptsAtConcurrency32) {
     EXPECT_LE(s.endpoints[0].p50_ms, s.endpoints[0].p99_ms);
 }
 
-TEST(OpenAiBackend, RetriesOn429AndHonoursRetryAfter) {
+TEST_P(OpenAiTransport, RetriesOn429AndHonoursRetryAfter) {
     FixtureServerProcess server({.faults = {{"rate_429", 0.3}, {"retry_after", 1}, {"seed", 11}}});
     auto opt = quick_options({server.base_url()});
     opt.max_attempts = 10;
@@ -158,7 +173,7 @@ TEST(OpenAiBackend, RetriesOn429AndHonoursRetryAfter) {
     EXPECT_LT(backend.stats().endpoints[0].window, opt.max_concurrency);
 }
 
-TEST(OpenAiBackend, RetryAfterAsHttpDateIsHonoured) {
+TEST_P(OpenAiTransport, RetryAfterAsHttpDateIsHonoured) {
     FixtureServerProcess server(
         {.faults = {{"rate_429", 0.5}, {"retry_after", 2}, {"retry_after_date", true}, {"seed", 5}}});
     auto opt = quick_options({server.base_url()});
@@ -174,7 +189,7 @@ TEST(OpenAiBackend, RetryAfterAsHttpDateIsHonoured) {
     EXPECT_GT(gaps, 0);
 }
 
-TEST(OpenAiBackend, RetryDelaysOf500sAreJittered) {
+TEST_P(OpenAiTransport, RetryDelaysOf500sAreJittered) {
     FixtureServerProcess server({.faults = {{"rate_500", 0.5}, {"seed", 3}}});
     auto opt = quick_options({server.base_url()});
     opt.backoff_base_s = 0.2;
@@ -201,7 +216,7 @@ TEST(OpenAiBackend, RetryDelaysOf500sAreJittered) {
     EXPECT_GT(backend.stats().retries, 0u);
 }
 
-TEST(OpenAiBackend, ClientErrorIsNotRetried) {
+TEST_P(OpenAiTransport, ClientErrorIsNotRetried) {
     Json script = Json::array({{{"match", "^bad request"}, {"status", 400}, {"error", "model 'x' not found"}}});
     FixtureServerProcess server({.script = script});
     OpenAiBackend backend(quick_options({server.base_url()}));
@@ -214,7 +229,7 @@ TEST(OpenAiBackend, ClientErrorIsNotRetried) {
     EXPECT_EQ(by_prompt(server.log())["bad request please"].size(), 1u);
 }
 
-TEST(OpenAiBackend, UnknownModelIs404NotRetried) {
+TEST_P(OpenAiTransport, UnknownModelIs404NotRetried) {
     FixtureServerProcess server({.model = "served-model"});
     OpenAiBackend backend(quick_options({server.base_url()}));
     auto results = run_all(backend, {chat("hello")});
@@ -224,7 +239,7 @@ TEST(OpenAiBackend, UnknownModelIs404NotRetried) {
     EXPECT_EQ(server.log().size(), 1u);
 }
 
-TEST(OpenAiBackend, TruncatedGarbledAndResetResponsesAreRetried) {
+TEST_P(OpenAiTransport, TruncatedGarbledAndResetResponsesAreRetried) {
     FixtureServerProcess server(
         {.faults = {{"rate_truncate", 0.15}, {"rate_reset", 0.15}, {"rate_garbage", 0.1}, {"seed", 7}}});
     auto opt = quick_options({server.base_url()});
@@ -249,7 +264,7 @@ TEST(OpenAiBackend, TruncatedGarbledAndResetResponsesAreRetried) {
     EXPECT_LE(retries, faults["truncate"] + faults["garbage"] + faults["reset"]);
 }
 
-TEST(OpenAiBackend, ResetsAreRetryableErrors) {
+TEST_P(OpenAiTransport, ResetsAreRetryableErrors) {
     FixtureServerProcess server({.faults = {{"rate_reset", 1.0}}});
     auto opt = quick_options({server.base_url()});
     opt.max_attempts = 3;
@@ -262,7 +277,7 @@ TEST(OpenAiBackend, ResetsAreRetryableErrors) {
     EXPECT_GE(server.log().size(), 3u);
 }
 
-TEST(OpenAiBackend, HungServerTimesOutAfterMaxAttempts) {
+TEST_P(OpenAiTransport, HungServerTimesOutAfterMaxAttempts) {
     FixtureServerProcess server({.faults = {{"hang_rate", 1.0}, {"hang_s", 5}}});
     auto opt = quick_options({server.base_url()});
     opt.timeout_s = 0.3;
@@ -288,7 +303,7 @@ TEST(OpenAiBackend, HungServerTimesOutAfterMaxAttempts) {
     EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 1.0);
 }
 
-TEST(OpenAiBackend, DeadEndpointIsEjectedAndLiveOneServesEverything) {
+TEST_P(OpenAiTransport, DeadEndpointIsEjectedAndLiveOneServesEverything) {
     FixtureServerProcess server;
     std::string dead = "http://127.0.0.1:" + std::to_string(synthforge::testing::unused_loopback_port()) + "/v1";
     auto opt = quick_options({dead, server.base_url()});
@@ -310,7 +325,7 @@ TEST(OpenAiBackend, DeadEndpointIsEjectedAndLiveOneServesEverything) {
     EXPECT_EQ(s.endpoints[1].successes, 100u);
 }
 
-TEST(OpenAiBackend, EjectedEndpointIsProbedBackWhenItRecovers) {
+TEST_P(OpenAiTransport, EjectedEndpointIsProbedBackWhenItRecovers) {
     int port = synthforge::testing::unused_loopback_port();
     auto opt = quick_options({"http://127.0.0.1:" + std::to_string(port) + "/v1"});
     opt.eject_after_failures = 1;
@@ -333,7 +348,7 @@ TEST(OpenAiBackend, EjectedEndpointIsProbedBackWhenItRecovers) {
     EXPECT_FALSE(backend.stats().endpoints[0].ejected);
 }
 
-TEST(OpenAiBackend, AllEndpointsDownFailsAfterAllDownTimeout) {
+TEST_P(OpenAiTransport, AllEndpointsDownFailsAfterAllDownTimeout) {
     auto opt =
         quick_options({"http://127.0.0.1:" + std::to_string(synthforge::testing::unused_loopback_port()) + "/v1"});
     opt.eject_after_failures = 1;
@@ -349,7 +364,7 @@ TEST(OpenAiBackend, AllEndpointsDownFailsAfterAllDownTimeout) {
     }
 }
 
-TEST(OpenAiBackend, MaxConcurrencyIsNeverExceeded) {
+TEST_P(OpenAiTransport, MaxConcurrencyIsNeverExceeded) {
     FixtureServerProcess server({.faults = {{"slow_ms", 60}}});
     auto opt = quick_options({server.base_url()});
     opt.max_concurrency = 4;
@@ -363,7 +378,7 @@ TEST(OpenAiBackend, MaxConcurrencyIsNeverExceeded) {
     EXPECT_GE(peak, 2);  // the window was used (exactly 4 unless the machine is very busy)
 }
 
-TEST(OpenAiBackend, RequestsPerMinuteIsEnforced) {
+TEST_P(OpenAiTransport, RequestsPerMinuteIsEnforced) {
     FixtureServerProcess server;
     auto opt = quick_options({server.base_url()});
     opt.requests_per_minute = 1200;  // 20/s with a burst of 20
@@ -379,7 +394,7 @@ TEST(OpenAiBackend, RequestsPerMinuteIsEnforced) {
     EXPECT_GE(ts.back() - ts.front(), 0.5);
 }
 
-TEST(OpenAiBackend, TokensPerMinuteUsesEstimateThenActualUsage) {
+TEST_P(OpenAiTransport, TokensPerMinuteUsesEstimateThenActualUsage) {
     FixtureServerProcess server;
     auto opt = quick_options({server.base_url()});
     opt.tokens_per_minute = 6000;  // 100 tokens/s, bucket of 100
@@ -396,7 +411,7 @@ TEST(OpenAiBackend, TokensPerMinuteUsesEstimateThenActualUsage) {
     EXPECT_LT(elapsed, 5.0);
 }
 
-TEST(OpenAiBackend, PerEndpointLimitsAndLeastOutstandingBalancing) {
+TEST_P(OpenAiTransport, PerEndpointLimitsAndLeastOutstandingBalancing) {
     FixtureServerProcess small({.faults = {{"slow_ms", 40}}});
     FixtureServerProcess big({.faults = {{"slow_ms", 40}}});
     auto opt = quick_options({});
@@ -420,7 +435,7 @@ TEST(OpenAiBackend, PerEndpointLimitsAndLeastOutstandingBalancing) {
     EXPECT_GT(small_log.size(), 8u);
 }
 
-TEST(OpenAiBackend, ApiKeyIsSentButNeverLeaks) {
+TEST_P(OpenAiTransport, ApiKeyIsSentButNeverLeaks) {
     ::setenv(kKeyEnv, kKey, 1);
     // A careless server that echoes credentials in its error messages.
     Json script = Json::array({{{"match", "^reject"}, {"status", 401}, {"error", "invalid key: {authorization}"}},
@@ -448,7 +463,7 @@ TEST(OpenAiBackend, ApiKeyIsSentButNeverLeaks) {
     ::unsetenv(kKeyEnv);
 }
 
-TEST(OpenAiBackend, MissingApiKeyVariableIsAUserError) {
+TEST_P(OpenAiTransport, MissingApiKeyVariableIsAUserError) {
     ::unsetenv("SYNTHFORGE_TEST_MISSING_KEY");
     auto opt = quick_options({"http://127.0.0.1:9/v1"});
     opt.api_key_env = "SYNTHFORGE_TEST_MISSING_KEY";
@@ -460,7 +475,7 @@ TEST(OpenAiBackend, MissingApiKeyVariableIsAUserError) {
     }
 }
 
-TEST(OpenAiBackend, InvalidOptionsAreUserErrors) {
+TEST_P(OpenAiTransport, InvalidOptionsAreUserErrors) {
     auto opt = quick_options({"127.0.0.1:8080/v1"});
     EXPECT_THROW(OpenAiBackend{opt}, UserError);
     opt = quick_options({});
@@ -473,16 +488,27 @@ TEST(OpenAiBackend, InvalidOptionsAreUserErrors) {
     EXPECT_THROW(OpenAiBackend{opt}, UserError);
 }
 
-TEST(OpenAiBackend, CredentialsInBaseUrlAreMasked) {
+TEST_P(OpenAiTransport, CredentialsInBaseUrlAreMasked) {
     auto opt = quick_options({"http://user:hunter2@127.0.0.1:9/v1?api_key=hunter2"});
     opt.max_attempts = 1;
+    if (GetParam() == "native") {
+        // The native transport sends no credentials from URLs: it refuses them, without echoing them.
+        try {
+            OpenAiBackend refused(opt);
+            ADD_FAILURE() << "native transport accepted credentials in the URL";
+        } catch (const UserError& e) {
+            EXPECT_EQ(std::string(e.what()).find("hunter2"), std::string::npos) << e.what();
+        }
+        opt.http_transport = "auto";  // which picks curl for them
+    }
     OpenAiBackend backend(opt);
+    EXPECT_EQ(backend.stats().transport, "curl");
     auto results = run_all(backend, {chat("x")});
     EXPECT_EQ(results[0].error.find("hunter2"), std::string::npos) << results[0].error;
     EXPECT_EQ(backend.stats().endpoints[0].base_url, "http://***@127.0.0.1:9/v1?***");
 }
 
-TEST(OpenAiBackend, RequestBodyCarriesSamplingAndConstraints) {
+TEST_P(OpenAiTransport, RequestBodyCarriesSamplingAndConstraints) {
     Request r = chat("hi");
     r.sampling.temperature = 0.8;
     r.sampling.top_p = 0.95;
@@ -543,7 +569,7 @@ TEST(OpenAiBackend, RequestBodyCarriesSamplingAndConstraints) {
     EXPECT_EQ(wrapped["messages"], Json::array({{{"role", "user"}, {"content", "Once upon a time"}}}));
 }
 
-TEST(OpenAiBackend, RequestBodyTextIsByteForByteTheDumpOfTheRequestBody) {
+TEST_P(OpenAiTransport, RequestBodyTextIsByteForByteTheDumpOfTheRequestBody) {
     // submit() writes the body directly; openai_request_body() is the reference it must match.
     const std::vector<std::string> texts = {
         "plain",
@@ -605,7 +631,7 @@ TEST(OpenAiBackend, RequestBodyTextIsByteForByteTheDumpOfTheRequestBody) {
     EXPECT_THROW(openai_request_body_text(pre, "m", true), UserError);
 }
 
-TEST(OpenAiBackend, RawPromptsUseCompletionsEndpointAndLimitsAreReported) {
+TEST_P(OpenAiTransport, RawPromptsUseCompletionsEndpointAndLimitsAreReported) {
     FixtureServerProcess server;
     auto opt = quick_options({server.base_url()});
     opt.use_completions_endpoint = true;
@@ -636,7 +662,7 @@ TEST(OpenAiBackend, RawPromptsUseCompletionsEndpointAndLimitsAreReported) {
     EXPECT_EQ(paths, (std::set<std::string>{"/v1/completions", "/v1/chat/completions"}));
 }
 
-TEST(OpenAiBackend, InvalidUtf8InAPromptIsReplacedNotThrown) {
+TEST_P(OpenAiTransport, InvalidUtf8InAPromptIsReplacedNotThrown) {
     FixtureServerProcess server;
     OpenAiBackend backend(quick_options({server.base_url()}));
     std::map<uint64_t, Outcome> results;
@@ -645,7 +671,7 @@ TEST(OpenAiBackend, InvalidUtf8InAPromptIsReplacedNotThrown) {
     EXPECT_EQ(server.log().at(0)["prompt"], "caf\xef\xbf\xbd au lait");
 }
 
-TEST(OpenAiBackend, FaultsCanBeChangedAtRuntimeThroughControl) {
+TEST_P(OpenAiTransport, FaultsCanBeChangedAtRuntimeThroughControl) {
     FixtureServerProcess server;
     Json reply = server.control({{"faults", {{"fail_first_n", 2}}}});
     EXPECT_EQ(reply["faults"]["fail_first_n"], 2);
@@ -662,7 +688,7 @@ TEST(OpenAiBackend, FaultsCanBeChangedAtRuntimeThroughControl) {
 // more loops than the default, so every decision (slots, buckets, probes, retries) is made by
 // whichever loop gets there first.
 
-TEST(OpenAiBackend, ManyEventLoopsAndSubmittersDeliverEveryOutcomeOnceByItsId) {
+TEST_P(OpenAiTransport, ManyEventLoopsAndSubmittersDeliverEveryOutcomeOnceByItsId) {
     FixtureServerProcess server({.faults = {{"rate_429", 0.1}, {"rate_500", 0.1}, {"retry_after", 0}, {"seed", 5}}});
     auto opt = quick_options({server.base_url()});
     opt.max_concurrency = 16;
@@ -716,7 +742,7 @@ TEST(OpenAiBackend, ManyEventLoopsAndSubmittersDeliverEveryOutcomeOnceByItsId) {
     EXPECT_EQ(s.endpoints[0].in_flight, 0u);
 }
 
-TEST(OpenAiBackend, WindowAndRateLimitHoldAcrossEventLoops) {
+TEST_P(OpenAiTransport, WindowAndRateLimitHoldAcrossEventLoops) {
     FixtureServerProcess server({.faults = {{"slow_ms", 30}}});
     auto opt = quick_options({server.base_url()});
     opt.max_concurrency = 6;
@@ -746,7 +772,7 @@ TEST(OpenAiBackend, WindowAndRateLimitHoldAcrossEventLoops) {
     }
 }
 
-TEST(OpenAiBackend, EjectionAndBalancingHoldAcrossEventLoops) {
+TEST_P(OpenAiTransport, EjectionAndBalancingHoldAcrossEventLoops) {
     FixtureServerProcess a({.faults = {{"slow_ms", 20}}});
     FixtureServerProcess b({.faults = {{"slow_ms", 20}}});
     std::string dead = "http://127.0.0.1:" + std::to_string(synthforge::testing::unused_loopback_port()) + "/v1";
@@ -773,7 +799,7 @@ TEST(OpenAiBackend, EjectionAndBalancingHoldAcrossEventLoops) {
     EXPECT_GE(s.endpoints[1].errors, 3u);
 }
 
-TEST(OpenAiBackend, MoreEventLoopsThanSlotsStillWork) {
+TEST_P(OpenAiTransport, MoreEventLoopsThanSlotsStillWork) {
     FixtureServerProcess server;
     auto opt = quick_options({server.base_url()});
     opt.max_concurrency = 1;
@@ -786,7 +812,7 @@ TEST(OpenAiBackend, MoreEventLoopsThanSlotsStillWork) {
     EXPECT_EQ(peak, 1);
 }
 
-TEST(OpenAiBackend, EveryOutcomeWakesTheCallerWhateverLoopFinishesIt) {
+TEST_P(OpenAiTransport, EveryOutcomeWakesTheCallerWhateverLoopFinishesIt) {
     // Loops going to sleep leave waking the caller to the last one awake; a lost wakeup would
     // leave wait() blocked for its whole timeout here.
     FixtureServerProcess server;
