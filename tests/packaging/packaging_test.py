@@ -56,6 +56,15 @@ def main():
         ldd = run(["ldd", cli], env=env).stdout
         check("not found" not in ldd, "installed CLI resolves every shared library")
         check(str(args.build_dir.resolve()) not in ldd, "installed CLI uses no library of the build tree")
+        # A sanitizer build (make asan, SYNTHFORGE_SANITIZED=1) installs an ASan-instrumented
+        # library. The consumer programs below are built without -fsanitize, as a user's would be,
+        # so the ASan runtime the library needs is not the first library they load: ASan refuses
+        # to start like that (or crashes). Preload it for them, from where the CLI finds it.
+        env_consumer = dict(env)
+        if os.environ.get("SYNTHFORGE_SANITIZED") == "1":
+            asan = re.search(r"libasan\.so\S* => (\S+)", ldd)
+            check(asan is not None, "sanitizer build: the installed CLI links the ASan runtime")
+            env_consumer["LD_PRELOAD"] = asan.group(1)
         for header in ["synthforge/engine/executor.h", "synthforge/version.h",
                        "synthforge/vendor/nlohmann/json.hpp"]:
             check((prefix / "include" / header).is_file(), f"header {header} installed")
@@ -85,7 +94,7 @@ def main():
         run(["cmake", "-S", src / "tests" / "packaging" / "consumer", "-B", consumer_build, "-G", "Ninja",
              f"-DCMAKE_PREFIX_PATH={prefix}", "-DCMAKE_BUILD_TYPE=Release"], env=env)
         run(["cmake", "--build", consumer_build], env=env)
-        r = run([consumer_build / "consumer", flow, case / "input.jsonl", work / "run-cmake"], env=env)
+        r = run([consumer_build / "consumer", flow, case / "input.jsonl", work / "run-cmake"], env=env_consumer)
         check_consumer_output(r.stdout, "find_package consumer")
 
         # pkg-config: flags from the .pc file; the rpath is the user's choice, as with any library.
@@ -97,7 +106,7 @@ def main():
         exe = work / "consumer-pc"
         run(["c++", "-std=c++20", "-O1", src / "tests" / "packaging" / "consumer" / "main.cpp", "-o", exe,
              *flags, f"-Wl,-rpath,{libdir}"], env=env_pc)
-        r = run([exe, flow, case / "input.jsonl", work / "run-pc"], env=env)
+        r = run([exe, flow, case / "input.jsonl", work / "run-pc"], env=env_consumer)
         check_consumer_output(r.stdout, "pkg-config consumer")
 
         # The installed tree is relocatable: move it and run the CLI and the consumer again.
