@@ -781,6 +781,8 @@ struct OpenAiBackend::Impl {
     void endpoint_failed(Endpoint& e, bool was_probe, Clock::time_point now);
     void endpoint_ok(Endpoint& e);
     void fail_if_all_down(Clock::time_point now);
+    bool all_down_expired(Clock::time_point now) const;  // every endpoint down for all_down_timeout_s
+    std::string all_down_error(const Job& job) const;
     int poll_timeout_ms(Clock::time_point now);
     void finish_ok(Job& job, Response response);
     void finish_error(Job& job, const std::string& message);
@@ -1366,6 +1368,14 @@ void OpenAiBackend::Impl::on_attempt_done(FinishedAttempt& f, Clock::time_point 
         finish_error(*job, where + "gave up after " + std::to_string(job->attempts) + " attempts: " + r.message);
         return;
     }
+    // Every endpoint has been down for all_down_timeout_s and this probe found one still down:
+    // the job fails now. Retried, it would come back from its backoff just as the next probe is
+    // due and be sent as that probe, again and again for as long as its attempts last, instead
+    // of failing on time with the requests that were waiting.
+    if (was_probe && all_down_expired(now)) {
+        finish_error(*job, all_down_error(*job));
+        return;
+    }
     // Full jitter: uniform over the whole exponential window, so clients that failed together
     // do not retry together. Retry-After is a floor, not a replacement.
     double window = std::min(opt.backoff_cap_s, opt.backoff_base_s * std::ldexp(1.0, job->attempts - 1));
@@ -1386,16 +1396,23 @@ void OpenAiBackend::Impl::fail_if_all_down(Clock::time_point now) {
         all_down = true;
         all_down_since = now;
     }
-    if (seconds(now - all_down_since) < opt.all_down_timeout_s) return;
+    if (!all_down_expired(now)) return;
     while (!ready.empty()) {
-        Job& job = *ready.front();
-        std::string msg = "no endpoint reachable for " + format_seconds(opt.all_down_timeout_s) + " s (all ejected)";
-        if (job.attempts > 0) msg += " after " + std::to_string(job.attempts) + " attempts";
-        const std::string& last = job.last_error.empty() ? last_endpoint_error : job.last_error;
-        if (!last.empty()) msg += "; last error: " + last;
-        finish_error(job, msg);
+        finish_error(*ready.front(), all_down_error(*ready.front()));
         ready.pop_front();
     }
+}
+
+bool OpenAiBackend::Impl::all_down_expired(Clock::time_point now) const {
+    return all_down && seconds(now - all_down_since) >= opt.all_down_timeout_s;
+}
+
+std::string OpenAiBackend::Impl::all_down_error(const Job& job) const {
+    std::string msg = "no endpoint reachable for " + format_seconds(opt.all_down_timeout_s) + " s (all ejected)";
+    if (job.attempts > 0) msg += " after " + std::to_string(job.attempts) + " attempts";
+    const std::string& last = job.last_error.empty() ? last_endpoint_error : job.last_error;
+    if (!last.empty()) msg += "; last error: " + last;
+    return msg;
 }
 
 int OpenAiBackend::Impl::poll_timeout_ms(Clock::time_point now) {

@@ -364,6 +364,32 @@ TEST_P(OpenAiTransport, AllEndpointsDownFailsAfterAllDownTimeout) {
     }
 }
 
+// Probes due more often than the backoff: a job back from its backoff always finds a probe
+// due. Once the all-down timeout has passed, its next failed probe ends it; it is not sent as
+// the next probe again and again until its 100 attempts run out (about 25 s here).
+TEST_P(OpenAiTransport, AllDownJobsStopProbingOnceTheTimeoutHasPassed) {
+    auto opt =
+        quick_options({"http://127.0.0.1:" + std::to_string(synthforge::testing::unused_loopback_port()) + "/v1"});
+    opt.eject_after_failures = 1;
+    opt.probe_after_s = 0.01;
+    opt.backoff_base_s = 0.2;
+    opt.backoff_cap_s = 0.5;
+    opt.all_down_timeout_s = 0.3;
+    opt.max_attempts = 100;
+    OpenAiBackend backend(opt);
+    const auto start = std::chrono::steady_clock::now();
+    auto results = run_all(backend, numbered(3), std::chrono::seconds(10));
+    const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    ASSERT_EQ(results.size(), 3u);
+    for (const auto& [_, o] : results) {
+        ASSERT_FALSE(o.ok());
+        EXPECT_NE(o.error.find("no endpoint reachable for 0.3 s"), std::string::npos) << o.error;
+        EXPECT_LT(o.attempts, 20) << o.error;
+    }
+    // The timeout, one backoff and one probe at most; generous for a loaded machine.
+    EXPECT_LT(took, 5.0);
+}
+
 TEST_P(OpenAiTransport, MaxConcurrencyIsNeverExceeded) {
     FixtureServerProcess server({.faults = {{"slow_ms", 60}}});
     auto opt = quick_options({server.base_url()});
